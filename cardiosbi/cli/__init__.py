@@ -1,0 +1,1 @@
+"""The ``cardiosbi`` command line."""

@@ -1,0 +1,113 @@
+"""The table of CLI commands: what each does, its config, its arguments and its handler.
+
+A handler is ``"module:function"``, imported only when its command runs, so ``cardiosbi --help``
+stays fast. A command whose handler module does not exist yet is not built: it exits non-zero
+with "not available yet" and never prints placeholder output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Option:
+    """A ``--flag VALUE`` that sets config key ``key`` (a shortcut for ``key=VALUE``)."""
+
+    flag: str
+    key: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    description: str
+    config: str
+    handler: str
+    positionals: tuple[tuple[str, str, str], ...] = ()  # (name, config key, help)
+    options: tuple[Option, ...] = field(default_factory=tuple)
+    issue: int | None = None
+
+    @property
+    def available(self) -> bool:
+        """True once the module that implements the command exists."""
+        module = self.handler.split(":")[0]
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            return False
+
+
+_OUT = Option("--out", "out", "output folder")
+_DEVICE = Option("--device", "device", "cpu, cuda or auto")
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in [
+        Command(
+            "simulate", "simulate a labelled training dataset (Zarr store)",
+            "Draw parameters from the prior, run the hemodynamics and PPG simulators with the "
+            "measurement model, and write a sharded, resumable Zarr store.",
+            "simulate", "cardiosbi.datasets.cli:simulate", options=(_OUT, _DEVICE), issue=4,
+        ),
+        Command(
+            "train", "train a neural posterior estimator",
+            "Train an NPE (embedding network + normalizing flow) on a simulated dataset and save "
+            "a self-describing posterior file.",
+            "train", "cardiosbi.inference.cli:train", options=(_OUT, _DEVICE), issue=5,
+        ),
+        Command(
+            "calibrate", "calibrate a posterior on labelled real recordings (RoPE)",
+            "Fine-tune a real-data encoder and solve optimal transport against simulations so "
+            "the posterior stays calibrated on real data.",
+            "calibrate", "cardiosbi.calibration.cli:calibrate", options=(_OUT, _DEVICE), issue=7,
+        ),
+        Command(
+            "infer", "infer biomarkers from recordings",
+            "Load recordings (WFDB, .vital, CSV), preprocess them into windows, apply a posterior "
+            "and write per-window biomarker estimates with credible intervals.",
+            "infer", "cardiosbi.cli.infer:infer", positionals=(("input", "input", "recording file or folder"),),
+            options=(_OUT, Option("--posterior", "posterior", "posterior file")), issue=8,
+        ),
+        Command(
+            "evaluate", "evaluate a posterior on held-out simulations",
+            "Coverage, SBC, TARP, calibration error and accuracy of a posterior on a test split.",
+            "evaluate", "cardiosbi.diagnostics.cli:evaluate", options=(_OUT,), issue=5,
+        ),
+        Command(
+            "report", "write an HTML report of an inference run",
+            "Render waveforms, detected beats, biomarker posteriors over time and the quality "
+            "table of an `infer` run as HTML with figures.",
+            "report", "cardiosbi.report.cli:report", positionals=(("run", "run", "folder written by `cardiosbi infer`"),),
+            options=(_OUT,), issue=8,
+        ),
+        Command(
+            "quickstart", "run the default model on a shipped real recording",
+            "Run the whole pipeline on the sample recording shipped in data/samples and print "
+            "a summary table.",
+            "quickstart", "cardiosbi.cli.quickstart:run", options=(_OUT,),
+        ),
+        Command(
+            "run-network", "run an openBF-format arterial network to periodic steady state",
+            "Simulate any openBF YAML network (with its inlet file) and write, per vessel, the "
+            "last converged cycle as <vessel>_<P|Q|A|u>.csv plus a JSON summary.",
+            "run_network", "cardiosbi.cli.run_network:run_network", positionals=(("network", "network", "openBF YAML network file"),),
+            options=(_OUT, _DEVICE, Option("--dx", "dx", "cell size [m]"),
+                     Option("--cfl", "cfl", "Courant number"),
+                     Option("--cycles", "max_cycles", "cycle cap"),
+                     Option("--tolerance", "tolerance", "convergence tolerance [mmHg]"),
+                     Option("--dtype", "dtype", "float32 or float64")),
+            issue=3,
+        ),
+        Command(
+            "preprocess", "turn recordings into model-ready windows with a quality table",
+            "Load recordings, clean them, detect beats, score quality and write a per-record "
+            "windows table and a cohort summary.",
+            "preprocess", "cardiosbi.cli.preprocess:preprocess", positionals=(("input", "input", "recording file or folder"),),
+            options=(_OUT,), issue=6,
+        ),
+    ]
+}

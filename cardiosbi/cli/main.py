@@ -1,0 +1,142 @@
+"""Entry point of the ``cardiosbi`` command: argument parsing, config composition, dispatch.
+
+Usage: ``cardiosbi [--verbose] <command> [positionals] [--flags] [key=value overrides]``.
+Configs are composed with hydra from the package's base configs (``cardiosbi/conf``) and the
+repository's ``experiments/`` folder (select one with ``experiment=NAME``). A
+:class:`~cardiosbi.errors.CardiosbiError` ends the command with its exit code (2 for user
+errors) and one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cardiosbi.cli.commands import COMMANDS, Command
+from cardiosbi.errors import CardiosbiError, ConfigError, NotAvailableError
+
+log = logging.getLogger("cardiosbi.cli")
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def experiment_dirs() -> list[Path]:
+    """Folders searched for ``experiment=NAME`` configs: ./experiments, then the checkout's."""
+    candidates = [Path.cwd() / "experiments", Path(__file__).resolve().parents[2] / "experiments"]
+    found: list[Path] = []
+    for path in candidates:
+        if (path / "experiment").is_dir() and path.resolve() not in found:
+            found.append(path.resolve())
+    return found
+
+
+def compose(config_name: str, overrides: Sequence[str] = ()):
+    """Compose ``config_name`` with hydra overrides; errors become :class:`ConfigError`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    search = [f"file://{d}" for d in experiment_dirs()]
+    extra = [f"hydra.searchpath=[{','.join(search)}]"] if search else []
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=[*extra, *overrides])
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(_config_message(exc)) from None
+
+
+def _config_message(exc: Exception) -> str:
+    """One line for a hydra/omegaconf error; unknown keys are named as such."""
+    message = " ".join(str(exc).split())
+    unknown = re.match(r"Could not override '([^']+)'", message)
+    if unknown:
+        return f"unknown config key {unknown.group(1)!r} (check the spelling; see --help)"
+    return f"config error: {message}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cardiosbi",
+        description="Infer cardiovascular biomarkers with honest uncertainty from arterial "
+        "pressure and PPG waveforms. Every command takes hydra overrides (key=value).",
+        epilog="Example: cardiosbi train trainer.max_epochs=5 experiment=default_model",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for command in COMMANDS.values():
+        _add_command(sub, command)
+    return parser
+
+
+def _add_command(sub, command: Command) -> None:
+    status = "" if command.available else f" [not available yet; issue #{command.issue}]"
+    p = sub.add_parser(
+        command.name, help=command.summary + status, description=command.description + status,
+        epilog=f"Overrides: key=value for any key of the '{command.config}' config "
+        f"(see cardiosbi/conf/{command.config}.yaml); experiment=NAME selects a study config.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    for name, _key, help_text in command.positionals:
+        p.add_argument(name, help=help_text)
+    for option in command.options:
+        p.add_argument(option.flag, dest=option.key, metavar=option.key.upper(), help=option.help)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="hydra config overrides")
+
+
+def _overrides(command: Command, args: argparse.Namespace) -> list[str]:
+    overrides = []
+    for name, key, _help in command.positionals:
+        overrides.append(f"{key}={_quote(getattr(args, name))}")
+    for option in command.options:
+        value = getattr(args, option.key)
+        if value is not None:
+            overrides.append(f"{option.key}={_quote(value)}")
+    for item in args.overrides:
+        if "=" not in item:
+            raise ConfigError(f"expected key=value override, got {item!r}")
+    return overrides + list(args.overrides)
+
+
+def _quote(value: str) -> str:
+    """Quote a value so paths with special characters survive hydra's override grammar."""
+    if any(ch in value for ch in " ,[]{}()=:'\"\\$*?") or value == "":
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return value
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (errors a user can fix → 2, one line on stderr)."""
+    from cardiosbi.utils.logging import configure
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    configure(verbose=args.verbose)
+    command = COMMANDS[args.command]
+    try:
+        cfg = compose(command.config, _overrides(command, args))
+        if not command.available:
+            raise NotAvailableError(
+                f"`cardiosbi {command.name}` is not available yet (tracked in issue #{command.issue})"
+            )
+        module_name, function_name = command.handler.split(":")
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return int(handler(cfg) or 0)
+    except CardiosbiError as exc:
+        print(f"cardiosbi {command.name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"cardiosbi {command.name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,1 @@
+"""Cross-cutting conventions: logging, seeding, run directories, progress bars, typed configs."""

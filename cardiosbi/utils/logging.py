@@ -1,0 +1,29 @@
+"""Logging set-up shared by the CLI and library code.
+
+Library modules use ``logging.getLogger(__name__)``; only :func:`configure` (called by the CLI
+or a notebook) attaches handlers, so importing cardiosbi never changes a user's logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure(verbose: bool = False, stream=None) -> None:
+    """Send cardiosbi's log records to ``stream`` (stderr): INFO by default, DEBUG if verbose."""
+    logger = logging.getLogger("cardiosbi")
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    for name in ("simulators",):
+        sub = logging.getLogger(name)
+        sub.setLevel(logger.level)
+        sub.handlers = [handler]
+        sub.propagate = False

@@ -1,0 +1,24 @@
+"""Tiny runs of every CLI command, used by test_cli.py.
+
+Each entry: command -> (arguments, check). Arguments may use ``{tmp}`` (the test's temporary
+folder, also the working directory) and ``{repo}`` (the repository root). ``check(tmp)``
+asserts on what the command wrote. Add an entry when a command becomes available.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _nothing_to_check(tmp: Path) -> None:
+    return None
+
+
+SMOKE_CASES: dict[str, tuple[list[str], object]] = {
+    "quickstart": ([], _nothing_to_check),
+}
+
+# Commands that read an input: arguments naming a file that does not exist.
+MISSING_INPUT_CASES: dict[str, list[str]] = {
+    "quickstart": ["record={tmp}/absent"],
+}
