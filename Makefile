@@ -23,7 +23,7 @@ quickstart: $(STAMP)
 	$(BIN)/cardiosbi quickstart
 
 lint: $(STAMP)
-	$(BIN)/ruff check cardiosbi simulators tests benchmarks experiments
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
