@@ -1,0 +1,1 @@
+"""RoPE calibration: fine-tuned real-data encoder + optimal transport onto simulations."""
