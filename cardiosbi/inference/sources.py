@@ -1,0 +1,93 @@
+"""Training data named by the ``data`` config group: the toy task or a tensor file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from cardiosbi.errors import ConfigError, InputFileError
+from cardiosbi.inference.tasks import LinearGaussianTask
+from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.paths import existing_path
+
+
+@dataclass
+class TrainingData:
+    theta: torch.Tensor
+    x: torch.Tensor
+    names: list[str]
+    low: torch.Tensor
+    high: torch.Tensor
+    status: torch.Tensor | None = None
+    units: list[str] | None = None
+
+
+@dataclass
+class LinearGaussianSource:
+    source: str = "linear_gaussian"
+    num_simulations: int = 2000
+    dim: int = 2
+    prior: str = "normal"
+    prior_scale: float = 1.0
+    noise_scale: float = 0.5
+    series_length: int = 0
+
+
+@dataclass
+class TensorFileSource:
+    """A ``.pt`` (dict) or ``.npz`` file with ``theta``, ``x``, ``names``, ``low``, ``high`` and
+    optionally ``status`` (0 = ok) and ``units``."""
+
+    source: str = "tensor_file"
+    path: str = ""
+
+
+def load_training_data(node: DictConfig | dict[str, Any], seed: int) -> TrainingData:
+    """Build the training data described by the ``data`` config node."""
+    data = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    source = data.get("source")
+    if source == "linear_gaussian":
+        spec = to_dataclass(data, LinearGaussianSource, "data")
+        task = LinearGaussianTask(spec.dim, spec.prior, spec.prior_scale, spec.noise_scale, spec.series_length)
+        theta, x = task.sample_joint(spec.num_simulations, torch.Generator().manual_seed(seed))
+        low, high = task.bounds()
+        return TrainingData(theta, x, task.names, low, high)
+    if source == "tensor_file":
+        return read_tensor_file(to_dataclass(data, TensorFileSource, "data").path)
+    raise ConfigError(f"data.source={source!r} is unknown; use linear_gaussian or tensor_file")
+
+
+REQUIRED = ("theta", "x", "names", "low", "high")
+
+
+def read_tensor_file(path: str | Path) -> TrainingData:
+    """Read a .pt or .npz training file (no pickled objects are executed)."""
+    path = existing_path(path, "training data file")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                content = {key: archive[key] for key in archive.files}
+        else:
+            content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign files raise many different types
+        raise InputFileError(f"cannot read training data file {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(content, dict):
+        raise InputFileError(f"{path} must hold a dict with keys {', '.join(REQUIRED)}")
+    missing = [key for key in REQUIRED if key not in content]
+    if missing:
+        raise InputFileError(f"{path} lacks key(s) {', '.join(missing)} (needs {', '.join(REQUIRED)})")
+
+    def tensor(key: str) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(content[key]))
+
+    status = tensor("status") if "status" in content else None
+    units = [str(u) for u in content["units"]] if "units" in content else None
+    return TrainingData(
+        tensor("theta"), tensor("x"), [str(n) for n in content["names"]],
+        tensor("low"), tensor("high"), status, units,
+    )
