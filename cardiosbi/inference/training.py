@@ -58,7 +58,10 @@ def fit_posterior(datamodule, config: NPEConfig, units: Sequence[str] | None = N
     size = config.model.ensemble_size
     if size < 1:
         raise ConfigError(f"model.ensemble_size must be >= 1, got {size}")
-    seeds = [config.seed] if size == 1 else child_seeds(config.seed, size, key=5)
+    if not 0 <= config.seed < 2**32:
+        raise ConfigError(f"seed must be in [0, 2**32), got {config.seed}")
+    # Lightning seeds NumPy too, which takes 32-bit seeds only.
+    seeds = [config.seed] if size == 1 else [s % 2**32 for s in child_seeds(config.seed, size, key=5)]
     members = [_fit_member(datamodule, config, seed, units) for seed in seeds]
     posterior: Posterior = members[0] if size == 1 else EnsemblePosterior(members)
     posterior.reject_width90 = calibrate_reject_threshold(posterior, datamodule, config)
