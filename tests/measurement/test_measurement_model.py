@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from simulators.measurement import MeasurementConfig, MeasurementModel, effects, normalize_window
+from simulators.measurement import MeasurementConfig, MeasurementModel, effects
 from simulators.measurement.warping import beat_onsets, beat_phase, sample_beat
 
 
@@ -107,12 +107,3 @@ def test_each_effect_switches_off_independently():
         getattr(cfg, name).enabled = True
         out = MeasurementModel(cfg).apply(beats, np.array([0.8]), [5]).windows["radial/P"]
         assert not np.allclose(out, base, atol=1e-6), name
-
-
-def test_normalize_window_zscores_channels_and_zeroes_flat_ones():
-    rng = np.random.default_rng(4)
-    x = np.stack([rng.normal(90, 15, (2, 1000)), np.full((2, 1000), 3.0)], axis=1)  # (2, C=2, T)
-    z = normalize_window(x)
-    np.testing.assert_allclose(z[:, 0].mean(-1), 0, atol=1e-5)
-    np.testing.assert_allclose(z[:, 0].std(-1), 1, atol=1e-4)
-    assert np.all(z[:, 1] == 0) and z.dtype == np.float32
