@@ -137,10 +137,11 @@ def flat_fraction(x: np.ndarray, sampling_rate: float, tolerance: float) -> floa
     if n_blocks == 0:
         return 1.0
     blocks = x[: n_blocks * block].reshape(n_blocks, block)
-    with np.errstate(invalid="ignore"):
-        spread = np.nanmax(blocks, axis=1) - np.nanmin(blocks, axis=1) if np.isfinite(
-            blocks).any() else np.zeros(n_blocks)
-    return float(np.mean(~(spread >= tolerance)))
+    finite = np.isfinite(blocks)
+    high = np.where(finite, blocks, -np.inf).max(axis=1)
+    low = np.where(finite, blocks, np.inf).min(axis=1)
+    spread = np.where(finite.any(axis=1), high - low, 0.0)  # an all-missing block counts as flat
+    return float(np.mean(spread < tolerance))
 
 
 def clip_fraction(x: np.ndarray) -> float:

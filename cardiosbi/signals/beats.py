@@ -18,7 +18,7 @@ def beats_rate(beat_times_s: np.ndarray) -> float:
     if median <= 0:
         return float("nan")
     typical = intervals[np.abs(intervals - median) <= 0.2 * median]
-    return 60.0 / float(typical.mean())
+    return 60.0 / float(typical.mean()) if typical.size else float("nan")
 
 
 def beats_variability(beat_times_s: np.ndarray) -> float:

@@ -1,0 +1,230 @@
+"""Cohorts: find the records of a folder, glob, list file or case list, and process them in
+parallel workers with per-record error isolation and resume after interruption.
+
+A *record reference* is a string: a file path (WFDB header, ``.vital``, CSV, Parquet) or
+``vitaldb:<caseid>`` for an open VitalDB case (downloaded to a cache on first use; needs
+internet, never used by the tests).
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cardiosbi.errors import CardiosbiError, InputFileError
+from cardiosbi.io.loader import RECORD_SUFFIXES
+from cardiosbi.utils.paths import existing_path
+from cardiosbi.utils.rundir import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+LIST_SUFFIXES = {".txt", ".list", ".records"}
+_GLOB_CHARS = set("*?[")
+
+
+def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = ()) -> list[str]:
+    """Record references named by ``source``.
+
+    ``source`` is one record file, a folder (searched recursively; a MIMIC ``RECORDS`` file is
+    followed when present), a glob pattern (``'data/*.hea'``), a list file (``.txt``/``.list``
+    or a file named ``RECORDS``: one path per line, relative to the list's folder; ``#``
+    comments) or a CSV case list with a ``caseid`` column (VitalDB) or ``path`` column.
+    Paths under ``exclude`` (e.g. the output folder) are skipped.
+    """
+    text = str(source)
+    if any(ch in text for ch in _GLOB_CHARS) and not Path(text).exists():
+        found = sorted(_glob.glob(text, recursive=True))
+        if not found:
+            raise InputFileError(f"no file matches the pattern {text!r}")
+        return _unique([ref for path in found for ref in discover_records(path, exclude=exclude)])
+    path = existing_path(text, "recording or folder")
+    excluded = [Path(p).resolve() for p in exclude]
+    if path.is_dir():
+        refs = _folder_records(path, excluded)
+    elif path.name == "RECORDS" or path.suffix.lower() in LIST_SUFFIXES:
+        refs = _list_records(path)
+    elif path.suffix.lower() == ".csv" and _is_case_list(path):
+        refs = _case_list(path)
+    else:
+        refs = [str(path)]
+    if not refs:
+        raise InputFileError(f"no recordings found in {path} (looked for "
+                             f"{', '.join(sorted(RECORD_SUFFIXES))})")
+    return refs
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _folder_records(folder: Path, excluded: list[Path]) -> list[str]:
+    if (folder / "RECORDS").is_file():
+        return _list_records(folder / "RECORDS")
+    files = sorted(p for p in folder.rglob("*") if p.is_file()
+                   and p.suffix.lower() in RECORD_SUFFIXES
+                   and not any(p.resolve().is_relative_to(e) for e in excluded))
+    headers = [p for p in files if p.suffix.lower() == ".hea"]
+    hidden = _segment_headers(headers) | _numerics_headers(headers)
+    return [str(p) for p in files if p not in hidden and not p.name.endswith("_layout.hea")]
+
+
+def _segment_headers(headers: list[Path]) -> set[Path]:
+    """Headers that are segments of a multi-segment record in the same folder."""
+    segments: set[Path] = set()
+    for header in headers:
+        lines = _header_lines(header)
+        if lines and "/" in lines[0].split()[0]:
+            for line in lines[1:]:
+                name = line.split()[0]
+                if name != "~":
+                    segments.add(header.with_name(name + ".hea"))
+    return segments
+
+
+def _numerics_headers(headers: list[Path]) -> set[Path]:
+    """MIMIC numerics records (``<record>n.hea``) next to their waveform record."""
+    names = {h.name for h in headers}
+    return {h for h in headers if h.stem.endswith("n") and f"{h.stem[:-1]}.hea" in names}
+
+
+def _header_lines(header: Path) -> list[str]:
+    try:
+        text = header.read_text(errors="replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _list_records(list_file: Path) -> list[str]:
+    refs: list[str] = []
+    for line in list_file.read_text(errors="replace").splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if entry.startswith("vitaldb:"):
+            refs.append(entry)
+            continue
+        target = (list_file.parent / entry).resolve()
+        if target.is_dir() or entry.endswith("/"):
+            refs += discover_records(target)
+        elif target.with_suffix(".hea").exists() and target.suffix != ".hea":
+            refs.append(str(target.with_suffix(".hea")))
+        else:
+            refs.append(str(target))  # a missing entry fails alone, as that record's error
+    return refs
+
+
+def _is_case_list(path: Path) -> bool:
+    header = path.open(errors="replace").readline().strip().lower()
+    return bool(re.fullmatch(r"(caseid|path)(,.*)?", header))
+
+
+def _case_list(path: Path) -> list[str]:
+    table = pd.read_csv(path)
+    columns = {c.lower(): c for c in table.columns}
+    if "caseid" in columns:
+        return [f"vitaldb:{int(c)}" for c in table[columns["caseid"]].dropna()]
+    return [str((path.parent / str(p)).resolve()) for p in table[columns["path"]].dropna()]
+
+
+def record_id(ref: str, root: str | os.PathLike | None = None) -> str:
+    """A file-name-safe, unique name for a record reference (relative to ``root`` if given)."""
+    if ref.startswith("vitaldb:"):
+        return "vitaldb_" + ref.split(":", 1)[1]
+    path = Path(ref)
+    if root is not None:
+        base = Path(root)
+        base = base if base.is_dir() else base.parent
+        try:
+            path = path.resolve().relative_to(base.resolve())
+        except ValueError:
+            path = Path(path.name)
+    else:
+        path = Path(path.name)
+    stem = str(path.with_suffix("")) if path.suffix.lower() in RECORD_SUFFIXES else str(path)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "__", stem).strip("_") or "record"
+
+
+@dataclass
+class RecordResult:
+    """What processing one record gave: its output, or the reason it failed."""
+
+    ref: str
+    record_id: str
+    ok: bool
+    error: str = ""
+    payload: dict = field(default_factory=dict)
+
+
+def process_isolated(function: Callable[[str, str], dict], ref: str, rid: str) -> RecordResult:
+    """Run ``function(ref, rid)``; any exception becomes a failed RecordResult with its reason.
+
+    This is the isolation boundary of a cohort run: one corrupt record must never stop the
+    others, so every exception type is caught here (and logged with its type).
+    """
+    try:
+        return RecordResult(ref, rid, True, payload=function(ref, rid))
+    except CardiosbiError as exc:
+        return RecordResult(ref, rid, False, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 — isolation boundary, see docstring
+        log.debug("record %s failed", ref, exc_info=True)
+        return RecordResult(ref, rid, False, error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def iter_results(refs: list[tuple[str, str]], function: Callable[[str, str], dict],
+                 workers: int = 1) -> Iterator[RecordResult]:
+    """Yield a RecordResult per ``(ref, record_id)`` as records finish, in worker processes.
+
+    ``function`` must be picklable (a module-level function or ``functools.partial``). At most
+    ``2 × workers`` records are in flight, so memory does not grow with the cohort size. A
+    worker process that dies (e.g. out of memory) fails only the records it held.
+    """
+    if workers <= 1:
+        for ref, rid in refs:
+            yield process_isolated(function, ref, rid)
+        return
+    pending = list(refs)
+    while pending:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            running: dict[Future, tuple[str, str]] = {}
+            broken = False
+            while (pending or running) and not broken:
+                while pending and len(running) < 2 * workers:
+                    ref, rid = pending.pop(0)
+                    running[pool.submit(process_isolated, function, ref, rid)] = (ref, rid)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    ref, rid = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        result = RecordResult(ref, rid, False, error="worker process died")
+                    yield result
+            for ref, rid in running.values():  # lost with a broken pool; the rest go on
+                yield RecordResult(ref, rid, False, error="worker process died")
+
+
+def load_status(status_dir: Path) -> dict[str, dict]:
+    """Status of every record already finished in an output folder (for resuming)."""
+    statuses = {}
+    for path in sorted(status_dir.glob("*.json")):
+        try:
+            statuses[path.stem] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # a torn status file: that record is simply done again
+    return statuses
+
+
+def write_status(status_dir: Path, rid: str, status: dict) -> None:
+    atomic_write_text(status_dir / f"{rid}.json", json.dumps(status, indent=1, default=float))
