@@ -31,9 +31,9 @@ _ALIASES: dict[str, str] = {
 }
 
 # Kind of a canonical name -> (standard unit, {accepted unit (lower case): factor to standard}).
-_PRESSURE = ("mmHg", {"mmhg": 1.0, "mm hg": 1.0, "kpa": 7.500617, "pa": 0.007500617,
-                      "cmh2o": 0.7355592})
-_ECG = ("mV", {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3})
+_PRESSURE = ("mmHg", {"mmHg": 1.0, "mm Hg": 1.0, "kPa": 7.500617, "Pa": 0.007500617,
+                      "cmH2O": 0.7355592})
+_ECG = ("mV", {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "μV": 1e-3, "V": 1e3})
 # PPG amplitude is arbitrary (normalised or ADC units): any of these is accepted, none converted.
 _PPG_UNITS = {"nu", "mv", "v", "au", "a.u.", "%", "", "unitless", "adu", "n.u.", "none"}
 
@@ -92,11 +92,11 @@ def to_standard_unit(name: str, signal: np.ndarray, unit: str, raw_name: str
     if table is None:
         return signal, clean
     standard, factors = table
-    factor = factors.get(clean.lower())
+    factor = {k.lower(): v for k, v in factors.items()}.get(clean.lower())
     if factor is None:
         raise SignalError(
             f"channel {raw_name!r} ({name}) has unknown unit {unit!r}; accepted: "
-            f"{', '.join(sorted(set(factors)))} (fix the header or the unit mapping)"
+            f"{', '.join(factors)} (fix the header, or give the unit in the column name)"
         )
     return (signal * factor if factor != 1.0 else signal), standard
 
