@@ -40,6 +40,7 @@ class RunSettings:
     samples_per_cycle: int = 100
     initial_state: str = "mean_pressure"  # or "openbf": A = A0, Q = 0, Pc = 0
     check_every: int = 50  # steps between failure / convergence checks
+    compile: bool = False  # torch.compile the per-step physics (pays off for long runs)
 
 
 @dataclass
@@ -129,30 +130,59 @@ def _record(buf: torch.Tensor, slot: torch.Tensor, cross: torch.Tensor, before, 
     buf[rows, :, slot] = torch.where(cross.unsqueeze(1), value, buf[rows, :, slot])
 
 
-def advance(s: _State, topo: Topology, cells: torch.Tensor, settings: RunSettings) -> None:
-    """One time step of every working subject, then sampling of the recorded cells."""
-    p = s.params
-    dt = time_step(s.A, s.Q, p, settings.cfl)
-    a_before, q_before, pc_before = s.A[:, cells], s.Q[:, cells], s.Pc
-    A, Q = s.A, s.Q
-    apply_inlet(Q, s.t, p, topo)
-    s.Pc = apply_windkessels(A, Q, s.Pc, dt, p, topo)
-    apply_reflections(A, Q, s.w0, dt, p, topo)
-    s.residual = torch.maximum(s.residual, apply_junctions(A, Q, p, topo))
-    s.A, s.Q = muscl_step(A, Q, dt, p, topo)
+def physics_step(A, Q, Pc, t, residual, w0, p: Parameters, topo: Topology, cfl: float):
+    """CFL step, all boundaries and junctions, then MUSCL: the whole physics of one step."""
+    dt = time_step(A, Q, p, cfl)
+    A, Q = A.clone(), Q.clone()
+    apply_inlet(Q, t, p, topo)
+    Pc = apply_windkessels(A, Q, Pc, dt, p, topo)
+    apply_reflections(A, Q, w0, dt, p, topo)
+    residual = torch.maximum(residual, apply_junctions(A, Q, p, topo))
+    A, Q = muscl_step(A, Q, dt, p, topo)
+    return A, Q, Pc, dt, residual
+
+
+def step_and_sample(
+    A, Q, Pc, t, k, residual, buf_A, buf_Q, buf_Pc, w0, p: Parameters, topo: Topology,
+    cells: torch.Tensor, cfl: float, J: int,
+):
+    """One step, then linear-in-time sampling of the recorded cells at the next checkpoint.
+
+    Checkpoint j of cycle n lies at (n + j/J) * period; the ring buffers (B, S, 3J) hold the
+    last three beats and are written in place. Pure otherwise (suitable for torch.compile).
+    """
+    a_before, q_before, pc_before = A[:, cells], Q[:, cells], Pc
+    A, Q, Pc, dt, residual = physics_step(A, Q, Pc, t, residual, w0, p, topo, cfl)
     dt64 = dt.squeeze(1).double()
-    t_new = s.t + dt64
-    J = settings.samples_per_cycle
-    cycle, j = s.k // J, s.k % J
+    t_new = t + dt64
+    cycle, j = k // J, k % J
     checkpoint = (cycle.double() + j.double() / J) * p.period
     cross = t_new >= checkpoint
-    w = ((checkpoint - s.t) / dt64).clamp(0.0, 1.0)
+    w = ((checkpoint - t) / dt64).clamp(0.0, 1.0)
     slot = (cycle % 3) * J + j
-    _record(s.buf_A, slot, cross, a_before, s.A[:, cells], w)
-    _record(s.buf_Q, slot, cross, q_before, s.Q[:, cells], w)
-    _record(s.buf_Pc, slot, cross, pc_before, s.Pc, w)
-    s.k = s.k + cross.long()
-    s.t = t_new
+    _record(buf_A, slot, cross, a_before, A[:, cells], w)
+    _record(buf_Q, slot, cross, q_before, Q[:, cells], w)
+    _record(buf_Pc, slot, cross, pc_before, Pc, w)
+    return A, Q, Pc, t_new, k + cross.long(), residual
+
+
+_COMPILED: dict[str, object] = {}
+
+
+def _step_function(settings: RunSettings):
+    if not settings.compile:
+        return step_and_sample
+    if "step" not in _COMPILED:
+        _COMPILED["step"] = torch.compile(step_and_sample, dynamic=None)
+    return _COMPILED["step"]
+
+
+def advance(s: _State, topo: Topology, cells: torch.Tensor, settings: RunSettings, step) -> None:
+    """Advance every working subject by one step (``step``: plain or compiled)."""
+    s.A, s.Q, s.Pc, s.t, s.k, s.residual = step(
+        s.A, s.Q, s.Pc, s.t, s.k, s.residual, s.buf_A, s.buf_Q, s.buf_Pc, s.w0, s.params, topo,
+        cells, settings.cfl, settings.samples_per_cycle,
+    )
     s.steps = s.steps + 1
 
 
@@ -204,10 +234,11 @@ def run(
     conv = torch.tensor(convergence_cells, dtype=torch.long, device=dev)
     rows = torch.tensor([record_cells.index(c) for c in convergence_cells], device=dev)
     s = initial_state(params, topo, settings, len(record_cells))
+    step = _step_function(settings)
     out = _empty_output(s, record_cells, J)
     while s.index.numel() > 0:
         for _ in range(settings.check_every):
-            advance(s, topo, cells, settings)
+            advance(s, topo, cells, settings, step)
         code = failure_codes(s)
         completed = s.k // J
         error = torch.full((s.k.shape[0],), float("inf"), dtype=torch.float64, device=dev)
