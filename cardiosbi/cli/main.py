@@ -115,7 +115,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     from cardiosbi.utils.logging import configure
 
     parser = _parser()
-    args = parser.parse_args(argv)
+    # Overrides may follow options (`preprocess REC --out DIR key=value`); argparse leaves
+    # those as unrecognised, so they are collected here and only real unknown flags fail.
+    args, extra = parser.parse_known_args(argv)
+    flags = [item for item in extra if item.startswith("-")]
+    if flags:
+        parser.error(f"unrecognized arguments: {' '.join(flags)}")
+    if extra:
+        args.overrides = [*getattr(args, "overrides", []), *extra]
     if args.command is None:
         parser.print_help()
         return 0

@@ -46,7 +46,13 @@ def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = ())
         found = sorted(_glob.glob(text, recursive=True))
         if not found:
             raise InputFileError(f"no file matches the pattern {text!r}")
-        return _unique([ref for path in found for ref in discover_records(path, exclude=exclude)])
+        files = [Path(p) for p in found if Path(p).is_file()]
+        keep = set(_record_files(files)) | {str(p) for p in files if p.suffix not in
+                                             RECORD_SUFFIXES}
+        return _unique([ref for path in found if Path(path).is_dir() or path in keep
+                        for ref in discover_records(path, exclude=exclude)])
+    if not Path(text).exists() and Path(text + ".hea").exists():
+        text += ".hea"  # a WFDB record named without its header suffix
     path = existing_path(text, "recording or folder")
     excluded = [Path(p).resolve() for p in exclude]
     if path.is_dir():
@@ -71,8 +77,13 @@ def _folder_records(folder: Path, excluded: list[Path]) -> list[str]:
     if (folder / "RECORDS").is_file():
         return _list_records(folder / "RECORDS")
     files = sorted(p for p in folder.rglob("*") if p.is_file()
-                   and p.suffix.lower() in RECORD_SUFFIXES
                    and not any(p.resolve().is_relative_to(e) for e in excluded))
+    return _record_files(files)
+
+
+def _record_files(files: list[Path]) -> list[str]:
+    """The recordings among ``files``: not segments, layouts or numerics of another record."""
+    files = [p for p in files if p.suffix.lower() in RECORD_SUFFIXES]
     headers = [p for p in files if p.suffix.lower() == ".hea"]
     hidden = _segment_headers(headers) | _numerics_headers(headers)
     return [str(p) for p in files if p not in hidden and not p.name.endswith("_layout.hea")]

@@ -29,7 +29,12 @@ from cardiosbi.io.cohort import (
     write_status,
 )
 from cardiosbi.io.loader import load_recording
-from cardiosbi.signals.windows import WindowConfig, acceptance_rate, make_windows
+from cardiosbi.signals.windows import (
+    WindowConfig,
+    acceptance_rate,
+    make_windows,
+    resolve_window_config,
+)
 from cardiosbi.utils.progress import progress
 from cardiosbi.utils.rundir import atomic_write_text
 
@@ -64,6 +69,7 @@ def preprocess_cohort(source: str | os.PathLike, out: str | os.PathLike,
     if table_format not in TABLE_FORMATS:
         raise ConfigError(f"unknown table format {table_format!r}; valid: "
                           f"{', '.join(TABLE_FORMATS)}")
+    window = resolve_window_config(window)  # fail on a bad config before touching any file
     out = Path(out)
     refs = discover_records(source, exclude=[out])
     ids = _unique_ids(refs, source)
@@ -72,7 +78,7 @@ def preprocess_cohort(source: str | os.PathLike, out: str | os.PathLike,
     todo = [(ref, rid) for ref, rid in zip(refs, ids, strict=True) if rid not in done]
     log.info("%d records found, %d already done, %d to process", len(refs), len(refs) - len(todo),
              len(todo))
-    task = _Task(str(out), window or WindowConfig(), fs, table_format, save_windows, cache_dir)
+    task = _Task(str(out), window, fs, table_format, save_windows, cache_dir)
     function = functools.partial(_preprocess_record, task=task)
     results = iter_results(todo, function, workers=workers)
     for result in progress(results, total=len(todo), desc="preprocess", unit="record"):

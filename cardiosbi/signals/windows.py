@@ -93,7 +93,7 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
     (``hr_ppg``, ``hr_ecg``, ``hr_abp``, ``map_abp``, ``sbp_abp``, ``dbp_abp``) and any numerics
     (``co``, ``sv``, ``svr``…) aligned by time. Arguments override ``config``.
     """
-    cfg = _resolve(config, channels, sampling_rate, window_s, hop_s)
+    cfg = resolve_window_config(config, channels, sampling_rate, window_s, hop_s)
     for kind in cfg.channels:
         recording.channel(kind)  # a missing model channel is a record-level error
     analyses = {kind: _analyse(recording, kind, cfg) for kind in ("ppg", "abp", "ecg")
@@ -116,7 +116,10 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
     return array, quality
 
 
-def _resolve(config, channels, sampling_rate, window_s, hop_s) -> WindowConfig:
+def resolve_window_config(config: WindowConfig | None = None, channels=None,
+                          sampling_rate: float | None = None, window_s: float | None = None,
+                          hop_s: float | None = None) -> WindowConfig:
+    """``config`` (or the defaults) with the given arguments applied; ConfigError if invalid."""
     cfg = config if config is not None else WindowConfig()
     overrides = {"channels": list(channels) if channels is not None else None,
                  "sampling_rate": sampling_rate, "window_s": window_s, "hop_s": hop_s}

@@ -22,14 +22,38 @@ def _check_train(tmp: Path) -> None:
     assert (tmp / "trained" / "training.json").exists()
 
 
+def _check_preprocess(tmp: Path) -> None:
+    import pandas as pd
+
+    summary = pd.read_csv(tmp / "pre" / "summary.csv")
+    assert list(summary["status"]) == ["ok"] and summary["n_accepted"].iloc[0] > 0
+    table = pd.read_csv(tmp / "pre" / "records" / "041s.csv")
+    assert {"record", "start_s", "accepted", "reason", "hr_ppg", "map_abp"} <= set(table.columns)
+
+
+def _check_evaluate(tmp: Path) -> None:
+    import pandas as pd
+
+    summary = pd.read_csv(tmp / "ev" / "summary.csv")
+    assert list(summary["parameter"]) == ["theta0", "theta1", "joint"]
+    assert (tmp / "ev" / "coverage.png").stat().st_size > 0
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "quickstart": ([], _nothing_to_check),
+    "preprocess": (["{repo}/tests/data/real/041s/041s.hea", "--out", "{tmp}/pre", "format=csv"],
+                   _check_preprocess),
     "train": (["--out", "{tmp}/trained", "data.num_simulations=300", "trainer.max_epochs=2",
                "trainer.reject_calibration_samples=50"], _check_train),
+    "evaluate": (["--out", "{tmp}/ev", "posterior={repo}/tests/data/diagnostics/linear_gaussian_posterior.pt",
+                  "data.num_simulations=50", "diagnostics.n_samples=50",
+                  "diagnostics.joint_hpd_draws=5", "diagnostics.ppc_replicates=10"], _check_evaluate),
 }
 
 # Commands that read an input: arguments naming a file that does not exist.
 MISSING_INPUT_CASES: dict[str, list[str]] = {
     "quickstart": ["record={tmp}/absent"],
+    "preprocess": ["{tmp}/absent.hea", "--out", "{tmp}/pre"],
     "train": ["data=tensor_file", "data.path={tmp}/absent.pt"],
+    "evaluate": ["posterior={tmp}/absent.pt"],
 }
