@@ -31,6 +31,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+_KIND_COLORS = {"central": "C0", "hpd": "C1", "joint_hpd": "C2"}
+
+
 def plot_coverage(table: pd.DataFrame, n_cases: int, path: Path) -> Path:
     """Expected coverage curves (one line per region kind) with a 99 % binomial band."""
     names = list(dict.fromkeys(table["parameter"]))
@@ -42,9 +45,9 @@ def plot_coverage(table: pd.DataFrame, n_cases: int, path: Path) -> Path:
         ax.fill_between(levels, low, high, color="0.85", label="99% band")
         ax.plot([0, 1], [0, 1], "k--", lw=0.8)
         for kind, part in sub.groupby("kind"):
-            ax.plot(part["level"], part["coverage"], label=kind)
+            ax.plot(part["level"], part["coverage"], label=kind, color=_KIND_COLORS.get(kind, "C3"))
         ax.set(title=name, xlabel="credibility level", ylabel="empirical coverage", xlim=(0, 1), ylim=(0, 1))
-    axes[0].legend(fontsize=7)
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 
