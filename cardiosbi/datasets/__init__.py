@@ -1,0 +1,1 @@
+"""Simulated datasets: priors, simulation pipeline into a sharded Zarr store, streaming readers."""

@@ -1,0 +1,191 @@
+"""Simulator adapters: parameters in, one periodic beat per requested channel out.
+
+Both simulators end in the same :class:`Beats`: per channel ``"site/signal"`` a (B, n_phase)
+array holding one periodic beat on a uniform phase grid, the period per subject, labels in
+registry units, and a status/reason per subject. Signals: ``P`` (pressure, mmHg), ``PPG``
+(volume PPG, PWDB recipe, in [0, 1]), ``Q`` (flow, mL/s) and ``A`` (area, mm^2).
+
+* ``windkessel``: the 0D three-element Windkessel (:mod:`simulators.windkessel`), one site
+  ``aortic_root``. Exact and cheap.
+* ``hemodynamics``: the 1D arterial network solver (CONTRACTS.md section A).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from cardiosbi.errors import ConfigError, NotAvailableError
+from simulators import windkessel
+from simulators.ppg import volume_ppg
+
+MMHG = 133.322
+SIGNALS = ("P", "PPG", "Q", "A")
+HEMODYNAMICS_LABELS = ("hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pwv_cf", "tac")
+
+
+@dataclass
+class SimulatorConfig:
+    name: str = "windkessel"
+    channels: list[str] = field(default_factory=lambda: ["aortic_root/P", "aortic_root/PPG"])
+    n_phase: int = 512
+    dtype: str = "float64"
+    network: str = "pwdb116"
+    fs: float = 500.0
+    batch_size: int = 256
+
+
+@dataclass
+class Beats:
+    beats: dict[str, np.ndarray]
+    period: np.ndarray
+    labels: dict[str, np.ndarray]
+    status: np.ndarray
+    reason: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)  # "simulate", "ppg"
+
+
+class Simulator:
+    """Common interface; ``parameters`` are the prior names it accepts."""
+
+    name = ""
+    parameters: tuple[str, ...] = ()
+    version = ""
+
+    def __init__(self, config: SimulatorConfig, device: str):
+        self.config = config
+        self.device = torch.device(device)
+        self.dtype = {"float32": torch.float32, "float64": torch.float64}.get(config.dtype)
+        if self.dtype is None:
+            raise ConfigError(f"simulator.dtype={config.dtype!r}; use float32 or float64")
+        for channel in config.channels:
+            site, _, signal = channel.partition("/")
+            if signal not in SIGNALS or not site:
+                raise ConfigError(f"simulator.channels: {channel!r} must be 'site/signal' with "
+                                  f"signal in {', '.join(SIGNALS)}")
+        self._check_sites({c.partition("/")[0] for c in config.channels})
+
+    def label_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def run(self, params: Mapping[str, np.ndarray]) -> Beats:
+        raise NotImplementedError
+
+    def _check_sites(self, sites: set[str]) -> None:
+        return None
+
+
+class WindkesselSimulator(Simulator):
+    name = "windkessel"
+    parameters = windkessel.PARAMETERS
+    version = "wk3-exact-1"
+
+    def _check_sites(self, sites):
+        if sites != {"aortic_root"}:
+            raise ConfigError("simulator=windkessel has one site, aortic_root; set "
+                              "simulator.channels to aortic_root/P and/or aortic_root/PPG")
+
+    def label_names(self) -> list[str]:
+        return ["hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pp", "tac"]
+
+    def run(self, params):
+        tensors = {k: torch.as_tensor(np.asarray(v), dtype=self.dtype, device=self.device)
+                   for k, v in params.items()}
+        start = time.perf_counter()
+        result = windkessel.simulate(tensors, n_phase=self.config.n_phase, device=self.device,
+                                     dtype=self.dtype)
+        simulated = time.perf_counter()
+        site = result.waveforms["aortic_root"]
+        dt = result.period / result.phase.shape[0]
+        beats = {ch: _signal(site, ch.partition("/")[2], dt, None) for ch in self.config.channels}
+        seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
+        return Beats(beats, _np(result.period), {k: _np(v) for k, v in result.labels.items()},
+                     _np(result.status).astype(np.int64), list(result.reason), seconds)
+
+
+class HemodynamicsSimulator(Simulator):
+    """The 1D solver through its public API; beats are cut per subject from the kept cycle."""
+
+    name = "hemodynamics"
+    parameters = ("hr", "sv", "lvet", "pft", "rfv", "pvr", "pvc_scale", "k3", "diameter_scale",
+                  "length_scale", "height", "p_out", "p_ref")
+    version = "1d"
+
+    def __init__(self, config, device):
+        try:
+            from simulators.hemodynamics import simulate
+        except ImportError:
+            raise NotAvailableError(
+                "simulator=hemodynamics needs simulators.hemodynamics.simulate, which is not "
+                "available in this build; use simulator=windkessel") from None
+        self._simulate = simulate
+        super().__init__(config, device)
+
+    def label_names(self):
+        sites = sorted({c.partition("/")[0] for c in self.config.channels})
+        per_site = [f"{m}_{s}" for s in sites for m in ("map", "sbp", "dbp")]
+        return list(HEMODYNAMICS_LABELS) + per_site
+
+    def run(self, params):
+        params = dict(params)
+        if "height" in params:  # segment lengths scale with height / 170 cm (PWDB convention)
+            params["length_scale"] = np.asarray(params.pop("height")) / 170.0
+        sites = tuple(sorted({c.partition("/")[0] for c in self.config.channels}))
+        start = time.perf_counter()
+        result = self._simulate({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()},
+                                network=self.config.network, sites=sites, fs=self.config.fs,
+                                n_beats=1, device=str(self.device), dtype=self.dtype)
+        simulated = time.perf_counter()
+        period = _np(60.0 / result.labels["hr"])
+        dt = torch.full_like(result.labels["hr"], 1.0 / result.fs)
+        beats = {}
+        for channel in self.config.channels:
+            site, _, signal = channel.partition("/")
+            p_out = result.site_info[site].get("p_out")
+            waveform = _signal(result.waveforms[site], signal, dt, p_out)
+            beats[channel] = _phase_resample(waveform, period, result.fs, self.config.n_phase)
+        labels = {k: _np(v) for k, v in result.labels.items()}
+        seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
+        return Beats(beats, period, labels, _np(result.status).astype(np.int64),
+                     list(result.reason), seconds)
+
+
+SIMULATORS = {"windkessel": WindkesselSimulator, "hemodynamics": HemodynamicsSimulator}
+
+
+def make_simulator(config: SimulatorConfig, device: str) -> Simulator:
+    """The simulator named by ``config.name`` on ``device``."""
+    if config.name not in SIMULATORS:
+        raise ConfigError(f"simulator.name={config.name!r}; use one of {', '.join(SIMULATORS)}")
+    return SIMULATORS[config.name](config, device)
+
+
+def _signal(site: Mapping[str, torch.Tensor], signal: str, dt, p_out) -> np.ndarray:
+    """One channel of one site in dataset units (mmHg, [0, 1], mL/s, mm^2)."""
+    if signal == "P":
+        return _np(site["P"] / MMHG)
+    if signal == "Q":
+        return _np(site["Q"] * 1e6)
+    if signal == "A":
+        return _np(site["A"] * 1e6)
+    ppg, _scale = volume_ppg(site, dt, p_out)
+    return _np(ppg)
+
+
+def _phase_resample(waveform: np.ndarray, period: np.ndarray, fs: float, n_phase: int) -> np.ndarray:
+    """Cut each subject's beat (its own period) from a common time grid onto ``n_phase`` phases."""
+    out = np.empty((waveform.shape[0], n_phase))
+    for b in range(waveform.shape[0]):
+        n = min(int(round(period[b] * fs)), waveform.shape[1])
+        t = np.arange(n) / fs
+        grid = np.arange(n_phase) / n_phase * period[b]
+        out[b] = np.interp(grid, t, waveform[b, :n], period=period[b])
+    return out
+
+
+def _np(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().to("cpu", torch.float64).numpy()
