@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_only
@@ -32,8 +33,16 @@ def npe_config(cfg: DictConfig) -> NPEConfig:
     return NPEConfig.from_dict({"model": model, "trainer": trainer, "seed": int(cfg.seed)})
 
 
+def _quiet_lightning() -> None:
+    """Keep Lightning's banner lines (GPU/TPU available, tips) out of the output unless -v."""
+    if not logging.getLogger("cardiosbi").isEnabledFor(logging.DEBUG):
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
 def train(cfg: DictConfig) -> int:
     """Train a posterior and write ``<out>/posterior.pt`` with config and training summary."""
+    _quiet_lightning()
     config = npe_config(cfg)
     data = load_training_data(cfg.data, seed=config.seed)
     out = Path(cfg.out)

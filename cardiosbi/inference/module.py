@@ -30,7 +30,7 @@ class NPELightningModule(lightning.LightningModule):
         if not torch.isfinite(loss):
             # Stop instead of corrupting the weights (BayesFlow #23, normflows #73).
             raise FloatingPointError(f"non-finite training loss at step {self.global_step}")
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(theta))
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(theta), sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):

@@ -75,7 +75,11 @@ def read_tensor_file(path: str | Path) -> TrainingData:
         else:
             content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign files raise many different types
-        raise InputFileError(f"cannot read training data file {path}: {type(exc).__name__}: {exc}") from None
+        first_line = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise InputFileError(
+            f"cannot read training data file {path} (expected a .pt dict of tensors/lists or "
+            f".npz): {type(exc).__name__}: {first_line}"
+        ) from None
     if not isinstance(content, dict):
         raise InputFileError(f"{path} must hold a dict with keys {', '.join(REQUIRED)}")
     missing = [key for key in REQUIRED if key not in content]

@@ -17,10 +17,12 @@ from cardiosbi.errors import ConfigError
 from cardiosbi.inference.config import NPEConfig
 from cardiosbi.inference.data import TensorDataModule
 from cardiosbi.inference.ensemble import EnsemblePosterior
-from cardiosbi.inference.module import NPELightningModule
+from cardiosbi.inference.estimators import ESTIMATOR_KINDS
+from cardiosbi.inference.module import LR_SCHEDULES, NPELightningModule
 from cardiosbi.inference.network import NPENetwork
 from cardiosbi.inference.npe_posterior import NPEPosterior
 from cardiosbi.inference.posterior import Posterior
+from cardiosbi.nn.factory import resolve_kind
 from cardiosbi.utils.seeding import child_seeds
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def train_npe(
     :class:`NPEPosterior`, or an :class:`EnsemblePosterior` when ``model.ensemble_size`` > 1.
     """
     config = config or NPEConfig()
+    check_config(config, tuple(x.shape[1:]))
     datamodule = TensorDataModule(
         theta, x, names, low, high, status=status,
         val_fraction=config.trainer.val_fraction, batch_size=config.trainer.batch_size,
@@ -53,13 +56,25 @@ def train_npe(
     return fit_posterior(datamodule, config, units=units)
 
 
-def fit_posterior(datamodule, config: NPEConfig, units: Sequence[str] | None = None) -> Posterior:
-    """Train ``model.ensemble_size`` members on ``datamodule`` and calibrate the reject threshold."""
-    size = config.model.ensemble_size
-    if size < 1:
-        raise ConfigError(f"model.ensemble_size must be >= 1, got {size}")
+def check_config(config: NPEConfig, x_shape: tuple[int, ...]) -> None:
+    """Raise :class:`ConfigError` for settings that cannot work, before any data is touched."""
+    resolve_kind(config.model.embedding, x_shape)
+    if config.model.estimator.kind not in ESTIMATOR_KINDS:
+        raise ConfigError(f"model.estimator.kind={config.model.estimator.kind!r} is unknown; "
+                          f"use one of {', '.join(ESTIMATOR_KINDS)}")
+    if config.trainer.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"trainer.lr_schedule={config.trainer.lr_schedule!r} is unknown; "
+                          f"use one of {', '.join(LR_SCHEDULES)}")
+    if config.model.ensemble_size < 1:
+        raise ConfigError(f"model.ensemble_size must be >= 1, got {config.model.ensemble_size}")
     if not 0 <= config.seed < 2**32:
         raise ConfigError(f"seed must be in [0, 2**32), got {config.seed}")
+
+
+def fit_posterior(datamodule, config: NPEConfig, units: Sequence[str] | None = None) -> Posterior:
+    """Train ``model.ensemble_size`` members on ``datamodule`` and calibrate the reject threshold."""
+    check_config(config, datamodule.x_shape)
+    size = config.model.ensemble_size
     # Lightning seeds NumPy too, which takes 32-bit seeds only.
     seeds = [config.seed] if size == 1 else [s % 2**32 for s in child_seeds(config.seed, size, key=5)]
     members = [_fit_member(datamodule, config, seed, units) for seed in seeds]
