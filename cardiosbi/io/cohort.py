@@ -117,7 +117,9 @@ def _header_lines(header: Path) -> list[str]:
 
 
 def _list_records(list_file: Path) -> list[str]:
+    """Entries of a list file; MIMIC ``RECORDS`` lines may name sub-folders (``30/3000003/``)."""
     refs: list[str] = []
+    headers: list[Path] = []
     for line in list_file.read_text(errors="replace").splitlines():
         entry = line.split("#", 1)[0].strip()
         if not entry:
@@ -128,11 +130,13 @@ def _list_records(list_file: Path) -> list[str]:
         target = (list_file.parent / entry).resolve()
         if target.is_dir() or entry.endswith("/"):
             refs += discover_records(target)
-        elif target.with_suffix(".hea").exists() and target.suffix != ".hea":
-            refs.append(str(target.with_suffix(".hea")))
+        elif target.suffix != ".hea" and target.with_suffix(".hea").exists():
+            headers.append(target.with_suffix(".hea"))
+        elif target.suffix == ".hea":
+            headers.append(target)
         else:
             refs.append(str(target))  # a missing entry fails alone, as that record's error
-    return refs
+    return refs + _record_files(headers)
 
 
 def _is_case_list(path: Path) -> bool:

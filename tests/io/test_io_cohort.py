@@ -11,6 +11,7 @@ import pytest
 
 from cardiosbi.cli.main import run
 from cardiosbi.errors import InputFileError
+from cardiosbi.io import load_recording
 from cardiosbi.io.cohort import discover_records, record_id
 from cardiosbi.signals.cohort import preprocess_cohort
 from cardiosbi.signals.windows import WindowConfig
@@ -136,3 +137,20 @@ def test_window_config_defaults_match_the_yaml(repo_root):
     yaml.input = "x"
     assert to_dataclass(yaml, PreprocessConfig).window == WindowConfig()
     shutil.rmtree(repo_root / "does-not-exist", ignore_errors=True)
+
+
+def test_mimic_style_records_files_are_followed(real_dir, tmp_path):
+    top = tmp_path / "mimic"
+    patient = top / "p00" / "p000041"
+    patient.mkdir(parents=True)
+    for f in (real_dir / "041s").iterdir():
+        shutil.copy(f, patient / f.name)
+    (top / "RECORDS").write_text("p00/p000041/\n")
+    (patient / "RECORDS").write_text("041s\n041sn\n")
+    import wfdb
+
+    wfdb.wrsamp("041sn", fs=1, units=["bpm"], sig_name=["HR"], p_signal=np.full((16, 1), 80.0),
+                fmt=["16"], write_dir=str(patient))
+    refs = discover_records(top)
+    assert refs == [str(patient / "041s.hea")]  # the numerics record is attached, not listed
+    assert "hr" in load_recording(refs[0]).numerics
