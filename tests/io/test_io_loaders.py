@@ -187,3 +187,25 @@ def test_mimic_numerics_record_is_attached_by_time(v292s, tmp_path):
     assert set(rec.numerics) == {"hr", "abpmean"}
     np.testing.assert_allclose(rec.numerics["abpmean"].values, values[:, 1], atol=0.05)
     np.testing.assert_allclose(rec.numerics["hr"].times_s, np.arange(300.0))
+
+
+def test_variable_layout_multisegment_record_fills_gaps_with_nan(v292s, tmp_path):
+    """MIMIC-III style: a layout header, segments with different channels, a gap segment."""
+    source = wfdb.rdrecord(str(v292s), sampto=5000)
+    first, second = source.p_signal[:2000, 2:4], source.p_signal[3000:5000][:, [3, 0]]
+    wfdb.wrsamp("rec_0001", fs=250, units=["NU", "mmHg"], sig_name=["PLETH", "ABP"],
+                p_signal=first, fmt=["16", "16"], write_dir=str(tmp_path))
+    wfdb.wrsamp("rec_0002", fs=250, units=["mmHg", "mV"], sig_name=["ABP", "II"],
+                p_signal=second, fmt=["16", "16"], write_dir=str(tmp_path))
+    (tmp_path / "rec_layout.hea").write_text(
+        "rec_layout 3 250 0\n~ 16 6640/NU 16 0 0 0 0 PLETH\n~ 16 48.78/mmHg 16 0 0 0 0 ABP\n"
+        "~ 16 5221/mV 16 0 0 0 0 II\n")
+    (tmp_path / "rec.hea").write_text(
+        "rec/4 3 250 5000\nrec_layout 0\nrec_0001 2000\n~ 1000\nrec_0002 2000\n")
+    rec = load_recording(tmp_path / "rec.hea")
+    abp = rec.channels["abp"].signal
+    assert abp.size == 5000 and np.isnan(abp[2000:3000]).all()
+    np.testing.assert_allclose(abp[:2000], first[:, 1], atol=0.03)
+    np.testing.assert_allclose(abp[3000:], second[:, 0], atol=0.03)
+    assert np.isnan(rec.channels["ppg"].signal[2000:]).all()
+    assert np.isnan(rec.channels["ecg"].signal[:3000]).all()
