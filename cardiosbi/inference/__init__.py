@@ -4,7 +4,7 @@
 """
 
 from cardiosbi.inference.config import ModelConfig, NPEConfig, TrainerConfig
-from cardiosbi.inference.data import TensorDataModule, filter_rows
+from cardiosbi.inference.data import NPEDataModule, TensorDataModule, filter_rows
 from cardiosbi.inference.ensemble import EnsemblePosterior
 from cardiosbi.inference.estimators import EstimatorConfig
 from cardiosbi.inference.npe_posterior import NPEPosterior
@@ -14,7 +14,7 @@ from cardiosbi.inference.training import fit_posterior, train_npe
 from cardiosbi.nn.factory import EmbeddingConfig
 
 __all__ = [
-    "EmbeddingConfig", "EnsemblePosterior", "EstimatorConfig", "ModelConfig", "NPEConfig",
+    "EmbeddingConfig", "EnsemblePosterior", "EstimatorConfig", "ModelConfig", "NPEConfig", "NPEDataModule",
     "NPEPosterior", "Posterior", "TensorDataModule", "TrainerConfig", "filter_rows",
     "fit_posterior", "load_posterior", "save_posterior", "train_npe",
 ]

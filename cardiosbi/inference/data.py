@@ -1,9 +1,7 @@
 """Training data for NPE: row cleaning and an in-memory LightningDataModule.
 
-Any data module used by :func:`~cardiosbi.inference.training.fit_posterior` yields batches
-``(theta (B, k) float32 physical units, x float32)`` and exposes ``parameter_names``, ``low``,
-``high``, ``x_shape``, ``normalization_sample()`` and ``validation_tensors()``; the Zarr data
-module of the simulated-dataset store follows the same shape.
+:class:`NPEDataModule` is what :func:`~cardiosbi.inference.training.fit_posterior` needs from
+any data module (the in-memory one here; the Zarr one of the simulated-dataset store).
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import lightning
 import torch
@@ -21,6 +20,26 @@ from cardiosbi.errors import ConfigError
 from cardiosbi.utils.seeding import torch_generator
 
 log = logging.getLogger(__name__)
+
+
+class NPEDataModule(Protocol):
+    """A LightningDataModule whose loaders yield ``(theta (B, k) float32 in physical units,
+    x float32 (B, D) or (B, C, T))`` with only usable rows, plus these attributes."""
+
+    parameter_names: list[str]
+    low: Tensor  # (k,) prior box; +-inf for unbounded dimensions
+    high: Tensor
+    x_shape: tuple[int, ...]  # per-row shape of x
+    rows_used: int
+    rows_dropped: dict[str, int]  # reason -> count of rows kept out of training
+
+    def normalization_sample(self) -> tuple[Tensor, Tensor]:
+        """(theta, x) training rows for fitting the standardisation (a bounded subset)."""
+        ...
+
+    def validation_tensors(self) -> tuple[Tensor, Tensor]:
+        """(theta, x) validation rows (used to calibrate the reject threshold)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -96,12 +115,21 @@ class TensorDataModule(lightning.LightningDataModule):
         self.parameter_names = list(parameter_names)
         self.low, self.high = low, high
         self.row_filter = filter_rows(theta, x, low, high, _as_status(status), allow_missing_x)
-        log.info(self.row_filter.message())
+        dropped = not bool(self.row_filter.keep.all())
+        log.log(logging.WARNING if dropped else logging.INFO, self.row_filter.message())
         keep = self.row_filter.keep
         self.theta, self.x = theta[keep].float(), x[keep]
         self.x_shape = tuple(x.shape[1:])
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.train_index, self.val_index = _split(len(self.theta), val_fraction, seed)
+
+    @property
+    def rows_used(self) -> int:
+        return int(self.row_filter.keep.sum())
+
+    @property
+    def rows_dropped(self) -> dict[str, int]:
+        return dict(self.row_filter.counts)
 
     def train_dataloader(self) -> DataLoader:
         data = TensorDataset(self.theta[self.train_index], self.x[self.train_index])

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import lightning
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch import Tensor
 
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference.config import NPEConfig
-from cardiosbi.inference.data import TensorDataModule
+from cardiosbi.inference.data import NPEDataModule, TensorDataModule
 from cardiosbi.inference.ensemble import EnsemblePosterior
 from cardiosbi.inference.estimators import ESTIMATOR_KINDS
 from cardiosbi.inference.module import LR_SCHEDULES, NPELightningModule
@@ -71,7 +71,9 @@ def check_config(config: NPEConfig, x_shape: tuple[int, ...]) -> None:
         raise ConfigError(f"seed must be in [0, 2**32), got {config.seed}")
 
 
-def fit_posterior(datamodule, config: NPEConfig, units: Sequence[str] | None = None) -> Posterior:
+def fit_posterior(
+    datamodule: NPEDataModule, config: NPEConfig, units: Sequence[str] | None = None
+) -> Posterior:
     """Train ``model.ensemble_size`` members on ``datamodule`` and calibrate the reject threshold."""
     check_config(config, datamodule.x_shape)
     size = config.model.ensemble_size
@@ -105,12 +107,31 @@ def _fit_member(datamodule, config: NPEConfig, seed: int, units) -> NPEPosterior
         "epochs": int(trainer.current_epoch),
         "best_val_loss": float(best.best_model_score),
         "train_seconds": round(time.perf_counter() - started, 2),
-        "rows_dropped": datamodule.row_filter.counts,
-        "rows_used": int(datamodule.row_filter.keep.sum()),
+        "rows_dropped": datamodule.rows_dropped,
+        "rows_used": datamodule.rows_used,
+        "history": next(c for c in trainer.callbacks if isinstance(c, LossHistory)).rows,
     }
     log.info("trained seed %d: %d epochs, best val loss %.4f", seed, summary["epochs"], summary["best_val_loss"])
     network = module.network.cpu().eval()
     return NPEPosterior(network, config, datamodule.parameter_names, units, training=summary)
+
+
+class LossHistory(Callback):
+    """Records the epoch-mean training and validation losses (saved in the training summary).
+
+    ``on_train_epoch_end`` runs after the epoch's validation, so both losses are this epoch's.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        row = {"epoch": int(trainer.current_epoch)}
+        for name in ("train_loss", "val_loss"):
+            if name in metrics:
+                row[name] = round(float(metrics[name]), 6)
+        self.rows.append(row)
 
 
 def _trainer(config: NPEConfig, checkpoint_dir: Path):
@@ -126,7 +147,7 @@ def _trainer(config: NPEConfig, checkpoint_dir: Path):
         strategy=settings.strategy,
         gradient_clip_val=settings.gradient_clip,
         deterministic=settings.deterministic,
-        callbacks=[best, stop],
+        callbacks=[best, stop, LossHistory()],
         logger=False,
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
