@@ -92,3 +92,13 @@ def test_non_finite_samples_are_rejected(case):
     broken[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         central_credibility(broken, theta)
+
+
+def test_tarp_sees_a_small_scale_parameter_after_z_scoring(case):
+    # Parameter 1 in units 1000x larger: in raw units its distances would hide parameter 0.
+    task, theta, x, samples = case
+    scale = np.array([1.0, 1000.0])
+    bad = samples.copy()
+    bad[..., 0] = rescaled(samples[..., :1], 0.3)[..., 0]  # overconfident in parameter 0 only
+    assert tarp(samples * scale, theta * scale).ks_pvalue > 1e-3
+    assert tarp(bad * scale, theta * scale).ks_pvalue < 1e-4
