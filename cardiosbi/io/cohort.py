@@ -1,9 +1,10 @@
 """Cohorts: find the records of a folder, glob, list file or case list, and process them in
 parallel workers with per-record error isolation and resume after interruption.
 
-A *record reference* is a string: a file path (WFDB header, ``.vital``, CSV, Parquet) or
-``vitaldb:<caseid>`` for an open VitalDB case (downloaded to a cache on first use; needs
-internet, never used by the tests).
+A *record reference* is a string: a file path (WFDB header, ``.vital``, CSV, Parquet),
+``vitaldb:<caseid>`` for an open VitalDB case (downloaded to a cache on first use) or
+``physionet:<database dir>/<record>`` for a WFDB record streamed from PhysioNet; the last two
+need internet and are never used by the tests.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = ())
     Paths under ``exclude`` (e.g. the output folder) are skipped.
     """
     text = str(source)
+    if text.startswith(("vitaldb:", "physionet:")):
+        return [text]
     if any(ch in text for ch in _GLOB_CHARS) and not Path(text).exists():
         found = sorted(_glob.glob(text, recursive=True))
         if not found:
@@ -124,7 +127,7 @@ def _list_records(list_file: Path) -> list[str]:
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
-        if entry.startswith("vitaldb:"):
+        if entry.startswith(("vitaldb:", "physionet:")):
             refs.append(entry)
             continue
         target = (list_file.parent / entry).resolve()
@@ -140,7 +143,8 @@ def _list_records(list_file: Path) -> list[str]:
 
 
 def _is_case_list(path: Path) -> bool:
-    header = path.open(errors="replace").readline().strip().lower()
+    with path.open(errors="replace") as handle:
+        header = handle.readline().strip().lower()
     return bool(re.fullmatch(r"(caseid|path)(,.*)?", header))
 
 
@@ -154,8 +158,8 @@ def _case_list(path: Path) -> list[str]:
 
 def record_id(ref: str, root: str | os.PathLike | None = None) -> str:
     """A file-name-safe, unique name for a record reference (relative to ``root`` if given)."""
-    if ref.startswith("vitaldb:"):
-        return "vitaldb_" + ref.split(":", 1)[1]
+    if ref.startswith(("vitaldb:", "physionet:")):
+        return re.sub(r"[^A-Za-z0-9_.-]+", "__", ref.replace(":", "_", 1))
     path = Path(ref)
     if root is not None:
         base = Path(root)

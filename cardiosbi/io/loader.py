@@ -15,11 +15,15 @@ def load_recording(path: str | Path, *, fs: float | None = None) -> Recording:
     """Load a WFDB record (``.hea`` or its base name), a ``.vital`` file, or a CSV/Parquet file.
 
     ``fs`` [Hz] is required for CSV/Parquet and ignored otherwise (the files declare theirs).
+    ``physionet:<database dir>/<record>`` streams a WFDB record from PhysioNet (online only).
     """
     from cardiosbi.io.tabular import load_table
     from cardiosbi.io.vital import load_vital
     from cardiosbi.io.wfdb_records import load_wfdb
 
+    if str(path).startswith("physionet:"):
+        directory, _, name = str(path).split(":", 1)[1].rpartition("/")
+        return load_wfdb(name, pn_dir=directory)
     path = Path(path)
     if not path.exists() and path.with_suffix(".hea").exists():
         path = path.with_suffix(".hea")

@@ -20,13 +20,19 @@ from cardiosbi.io.recording import Numeric, Recording
 log = logging.getLogger(__name__)
 
 
-def load_wfdb(path: str | Path, *, numerics: bool = True) -> Recording:
-    """Read the WFDB record at ``path`` (with or without the ``.hea`` suffix)."""
+def load_wfdb(path: str | Path, *, numerics: bool = True, pn_dir: str | None = None
+              ) -> Recording:
+    """Read the WFDB record at ``path`` (with or without the ``.hea`` suffix).
+
+    With ``pn_dir`` (e.g. ``"mimic4wdb/0.1.0/waves/p100/p10014354/81739927"``) the record is
+    streamed from PhysioNet instead (needs internet; never used by the tests).
+    """
     import wfdb
 
-    record_path = _record_path(path)
+    record_path = Path(path) if pn_dir else _record_path(path)
     try:
-        record = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=True)
+        record = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=True,
+                               pn_dir=pn_dir)
     except Exception as exc:  # wfdb raises bare ValueError/IndexError/OSError on bad files
         raise InputFileError(f"cannot read WFDB record {record_path}: {_reason(exc)}") from None
     signals = record.e_p_signal
@@ -44,7 +50,7 @@ def load_wfdb(path: str | Path, *, numerics: bool = True) -> Recording:
         metadata={"comments": list(record.comments or []), "frame_rate": float(record.fs)},
     )
     numerics_path = record_path.with_name(record_path.name + "n")
-    if numerics and numerics_path.with_suffix(".hea").exists():
+    if numerics and not pn_dir and numerics_path.with_suffix(".hea").exists():
         rec.numerics = _load_numerics(numerics_path, rec.start_time)
     return rec
 

@@ -2,8 +2,9 @@
 
 Each channel is cleaned and its beats detected once over the whole record at its own rate;
 windows then read beat times and per-sample quality by time. Model channels are resampled to
-the model's rate, PPG is optionally shifted onto ABP by the cross-correlation lag, and accepted
-windows are normalised with :func:`normalize_window` (shared with the simulated pipeline).
+the model's rate (anti-aliased; otherwise unfiltered, short gaps interpolated), PPG is
+optionally shifted onto ABP by the cross-correlation lag, and accepted windows are normalised
+with :func:`normalize_window` (shared with the simulated pipeline).
 Rejected windows keep their row in the table (with every failed check in ``reason``) but never
 enter the window array.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cardiosbi.errors import ConfigError, SignalError
+from cardiosbi.errors import ConfigError
 from cardiosbi.io.recording import Channel, Recording
 from cardiosbi.signals import abp as abp_mod
 from cardiosbi.signals import ecg as ecg_mod
@@ -96,8 +97,12 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
     cfg = resolve_window_config(config, channels, sampling_rate, window_s, hop_s)
     for kind in cfg.channels:
         recording.channel(kind)  # a missing model channel is a record-level error
-    analyses = {kind: _analyse(recording, kind, cfg) for kind in ("ppg", "abp", "ecg")
-                if recording.of_kind(kind) is not None}
+    analyses = {}
+    for kind in ("ppg", "abp", "ecg"):
+        if recording.of_kind(kind) is not None:
+            analysis = _analyse(recording, kind, cfg, reference=kind not in cfg.channels)
+            if analysis is not None:
+                analyses[kind] = analysis
     starts = _window_starts(recording.duration_s, cfg.window_s, cfg.hop_s)
     grid = {kind: _on_grid(recording.of_kind(kind), recording.duration_s, cfg.sampling_rate)
             for kind in set(cfg.channels) | ({"ppg", "abp"} & set(analyses))}
@@ -112,7 +117,7 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
     n_samples = int(round(cfg.window_s * cfg.sampling_rate))
     array = (normalize_window(np.stack(windows)) if windows
              else np.empty((0, len(cfg.channels), n_samples), dtype=np.float32))
-    log.info("%s: %d/%d windows accepted", recording.name, len(windows), len(rows))
+    log.debug("%s: %d/%d windows accepted", recording.name, len(windows), len(rows))
     return array, quality
 
 
@@ -139,8 +144,23 @@ def _window_starts(duration_s: float, window_s: float, hop_s: float) -> np.ndarr
     return np.arange(0.0, duration_s - window_s + 1e-9, hop_s)
 
 
-def _analyse(recording: Recording, kind: str, cfg: WindowConfig) -> _Analysis:
-    """Clean one channel and find its beats over the whole record, at its own rate."""
+def _analyse(recording: Recording, kind: str, cfg: WindowConfig, reference: bool
+             ) -> _Analysis | None:
+    """Clean one channel and find its beats over the whole record, at its own rate.
+
+    A reference-only channel (labels, not model input) that the detectors cannot process is
+    dropped with a warning (its labels stay empty) instead of failing the whole record.
+    """
+    try:
+        return _analyse_channel(recording, kind, cfg)
+    except (ValueError, IndexError, ZeroDivisionError) as exc:  # neurokit2 on odd signals
+        if not reference:
+            raise
+        log.warning("%s: %s channel unusable for labels (%s)", recording.name, kind, exc)
+        return None
+
+
+def _analyse_channel(recording: Recording, kind: str, cfg: WindowConfig) -> _Analysis:
     channel = recording.of_kind(kind)
     x, fs = channel.signal, channel.fs
     finite = x[np.isfinite(x)]
@@ -375,10 +395,3 @@ def _columns(rows: list[dict], recording: Recording) -> list[str]:
 def acceptance_rate(quality: pd.DataFrame) -> float:
     """Share of accepted windows (nan for an empty table)."""
     return float(quality["accepted"].mean()) if len(quality) else float("nan")
-
-
-def require_channels(recording: Recording, channels) -> None:
-    """Raise SignalError naming the first absent model channel (before any processing)."""
-    for kind in channels:
-        if recording.of_kind(kind) is None:
-            raise SignalError(f"record {recording.name}: no {kind!r} channel")
