@@ -39,8 +39,18 @@ def _check_evaluate(tmp: Path) -> None:
     assert (tmp / "ev" / "coverage.png").stat().st_size > 0
 
 
+def _simulated_store(tmp: Path) -> None:
+    import zarr
+
+    group = zarr.open_group(tmp / "sim" / "dataset.zarr", mode="r")
+    assert group["x/aortic_root/P"].shape == (8, 250)
+    assert (tmp / "sim" / "summary" / "summary.json").exists()
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "quickstart": ([], _nothing_to_check),
+    "simulate": (["out={tmp}/sim", "n=8", "shard_size=4", "measurement.window_s=2", "plots=false"],
+                 _simulated_store),
     "preprocess": (["{repo}/tests/data/real/041s/041s.hea", "--out", "{tmp}/pre", "format=csv"],
                    _check_preprocess),
     "train": (["--out", "{tmp}/trained", "data.num_simulations=300", "trainer.max_epochs=2",
