@@ -40,6 +40,11 @@ def cohort(tmp_path, v292s, v136s):
     (folder / "garbage.vital").write_bytes(b"\x00" * 64)
     flat = pd.DataFrame({"PLETH": np.zeros(5000), "ABP [mmHg]": np.full(5000, 80.0)})
     flat.to_csv(folder / "flat.csv", index=False)
+    empty = pd.DataFrame({"PLETH": np.full(5000, np.nan), "ABP [mmHg]": np.full(5000, np.nan)})
+    empty.to_csv(folder / "all_nan.csv", index=False)
+    pd.DataFrame({"PLETH": np.ones(5000), "ABP [bar·s]": np.ones(5000)}).to_csv(
+        folder / "units.csv", index=False)
+    pd.DataFrame({"ABP [mmHg]": np.full(5000, 80.0)}).to_csv(folder / "no_ppg.csv", index=False)
     return folder
 
 
@@ -63,22 +68,27 @@ def test_discovery_skips_segments_numerics_and_layouts(real_dir, tmp_path):
 def test_cohort_isolates_failures_and_reports_them(cohort, tmp_path):
     out = tmp_path / "out"
     summary = preprocess_cohort(cohort, out, fs=100.0, table_format="csv").set_index("record")
-    assert set(summary.index) == {"good_a", "good_b", "truncated", "garbage", "flat"}
+    assert set(summary.index) == {"good_a", "good_b", "truncated", "garbage", "flat", "all_nan",
+                                  "units", "no_ppg"}
     assert summary.loc["good_a", "status"] == "ok" and summary.loc["good_b", "status"] == "ok"
     assert summary.loc["truncated", "status"] == "failed"
     assert "truncated" in summary.loc["truncated", "reason"]
     assert summary.loc["garbage", "status"] == "failed"
     # A flat recording is read fine; every window is rejected with a reason.
     assert summary.loc["flat", "status"] == "ok" and summary.loc["flat", "n_accepted"] == 0
+    assert "unknown unit 'bar·s'" in summary.loc["units", "reason"]
+    assert "no 'ppg' channel" in summary.loc["no_ppg", "reason"]
+    assert summary.loc["all_nan", "n_accepted"] == 0
     table = pd.read_csv(out / "records" / "good_a.csv")
     assert table["accepted"].any() and {"hr_ppg", "hr_ecg", "map_abp"} <= set(table.columns)
     flat = pd.read_csv(out / "records" / "flat.csv")
     assert flat["reason"].str.contains("flat:abp").all()
+    assert pd.read_csv(out / "records" / "all_nan.csv")["reason"].str.contains("missing:abp").all()
     with np.load(out / "windows" / "good_a.npz") as saved:
         assert saved["windows"].shape[0] == table["accepted"].sum()
         assert list(saved["channels"]) == ["ppg", "abp"]
     totals = json.loads((out / "summary.json").read_text())
-    assert totals["records"] == 5 and totals["records_failed"] == 2
+    assert totals["records"] == 8 and totals["records_failed"] == 4
     assert totals["windows_accepted"] == int(summary["n_accepted"].sum())
 
 
@@ -92,7 +102,7 @@ def test_cohort_resumes_after_interruption(cohort, tmp_path):
     assert after.keys() == stamps.keys()
     changed = {name for name in after if after[name] != stamps.get(name)}
     assert changed == {"good_b.json"}
-    assert len(summary) == 5 and summary.set_index("record").loc["good_b", "status"] == "ok"
+    assert len(summary) == 8 and summary.set_index("record").loc["good_b", "status"] == "ok"
 
 
 def test_parallel_workers_give_the_same_tables(cohort, tmp_path):
