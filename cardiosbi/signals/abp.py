@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
+from cardiosbi.io.channels import PHYSICAL_RANGE
 from cardiosbi.signals._methods import check_method, check_sampling_rate
 from cardiosbi.signals.filters import fill_gaps, signal_lowpass
 
@@ -113,9 +114,11 @@ def abp_quality(abp_window: np.ndarray, beats: AbpBeats, sampling_rate: float) -
     ``flat_fraction``: share of 0.5 s blocks whose range is < 1 mmHg (flat line, flushing);
     ``clip_fraction``: share of samples at the window's extreme values (saturated transducer);
     ``pulse_pressure``: median SBP − DBP; ``rise_time_s``: median onset-to-peak time (a damped
-    line rises slowly); ``range_fraction``: share of samples outside −20…300 mmHg.
+    line rises slowly); ``range_fraction``: share of samples outside the physical ABP range
+    (−20…300 mmHg).
     """
     fs = check_sampling_rate(sampling_rate, "abp_quality")
+    low, high = PHYSICAL_RANGE["abp"]
     finite = abp_window[np.isfinite(abp_window)]
     if finite.size == 0:
         return {"flat_fraction": 1.0, "clip_fraction": 0.0, "pulse_pressure": np.nan,
@@ -126,7 +129,7 @@ def abp_quality(abp_window: np.ndarray, beats: AbpBeats, sampling_rate: float) -
         "pulse_pressure": float(np.median(beats.sbp - beats.dbp)) if beats.sbp.size else np.nan,
         "rise_time_s": float(np.median(beats.peaks - beats.onsets) / fs) if beats.sbp.size
         else np.nan,
-        "range_fraction": float(np.mean((finite < -20.0) | (finite > 300.0))),
+        "range_fraction": float(np.mean((finite < low) | (finite > high))),
     }
 
 
