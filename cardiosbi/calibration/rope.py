@@ -1,0 +1,160 @@
+"""The RoPE posterior: a mixture of NPE posteriors at reference simulations, weighted by OT.
+
+p̃(θ | x_o^i) = Σ_j W_ij q(θ | h(x_s^j)), with W the row-normalised entropic OT plan between the
+real embedding g(x_o^i) and the reference simulations' embeddings h(x_s^j) (see
+:mod:`.transport`). Two modes:
+- ``batch`` (transductive, as in the paper): the rows of ``x`` passed to ``sample``/``log_prob``
+  are solved together as the test set;
+- ``single`` (streaming): each row is solved with the calibration set's real embeddings, and
+  only its own row of the plan is kept — its posterior does not depend on the other rows.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cardiosbi.calibration.finetune import FineTuneConfig, NearestSimulation, fine_tune_encoder
+from cardiosbi.calibration.transport import TransportConfig, transport_weights
+from cardiosbi.errors import ConfigError
+from cardiosbi.inference.npe_posterior import NPEPosterior
+from cardiosbi.inference.posterior import Posterior
+from cardiosbi.utils.config import to_dataclass
+
+MODES = ("batch", "single")
+
+
+class RopePosterior(Posterior):
+    kind = "rope"
+
+    def __init__(self, npe: NPEPosterior, reference_embeddings: Tensor,
+                 encoder: nn.Module | None = None, transport: TransportConfig | None = None,
+                 mode: str = "batch", calibration_embeddings: Tensor | None = None,
+                 reject_width90: Tensor | None = None) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"unknown RoPE mode {mode!r}; valid: {', '.join(MODES)}")
+        if mode == "single" and calibration_embeddings is None:
+            raise ConfigError("RoPE mode 'single' needs the calibration set's embeddings")
+        super().__init__(npe.parameter_names, npe.low, npe.high, npe.units,
+                         npe.reject_width90 if reject_width90 is None else reject_width90)
+        self.npe = npe
+        self.encoder = (encoder or copy.deepcopy(npe.embedding_net)).eval()
+        self.reference_embeddings = reference_embeddings.float().cpu()
+        self.transport = transport or TransportConfig()
+        self.mode = mode
+        self.calibration_embeddings = (None if calibration_embeddings is None
+                                       else calibration_embeddings.float().cpu())
+
+    # --- weights ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def real_embeddings(self, x: Tensor) -> Tensor:
+        """g(x): the fine-tuned encoder applied to real observations (B, E)."""
+        return self.encoder(self.npe._as_input(x).cpu()).float()
+
+    @torch.no_grad()
+    def weights(self, x: Tensor) -> Tensor:
+        """Mixture weights (B, n_s) over the reference simulations, rows summing to 1."""
+        real = self.real_embeddings(x)
+        if self.mode == "batch":
+            return transport_weights(real, self.reference_embeddings, self.transport).float()
+        rows = []
+        for embedding in real:
+            stacked = torch.cat([self.calibration_embeddings, embedding[None]])
+            rows.append(transport_weights(stacked, self.reference_embeddings, self.transport)[-1])
+        return torch.stack(rows).float()
+
+    # --- Posterior API --------------------------------------------------------------------------
+    def valid_rows(self, x: Tensor) -> Tensor:
+        return self.npe.valid_rows(x)
+
+    @torch.no_grad()
+    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+        self.check_rows(x)
+        weights = self.weights(x)
+        batch = weights.shape[0]
+        which = torch.multinomial(weights, n, replacement=True, generator=generator)  # (B, n)
+        context = self.reference_embeddings[which.T.reshape(-1)].to(self.npe.device)
+        distribution = self.npe.flow_distribution(context)
+        z = torch.randn((n * batch, self.num_parameters), generator=generator).to(self.npe.device)
+        theta = self.npe.to_physical(distribution.transform.inv(z))
+        return theta.reshape(n, batch, self.num_parameters).cpu()
+
+    @torch.no_grad()
+    def log_prob(self, theta: Tensor, x: Tensor, chunk: int = 2**16) -> Tensor:
+        """log Σ_j W_ij q(θ_i | h(x_s^j)) by log-sum-exp over all reference simulations."""
+        self.check_rows(x)
+        log_weights = self.weights(x).log()
+        bijection = self.npe.bijection
+        theta = torch.as_tensor(theta).to(self.npe.device, torch.float32)
+        theta_std = bijection(theta)
+        log_det = bijection.log_abs_det_jacobian(theta, theta_std).cpu()
+        n_s = self.reference_embeddings.shape[0]
+        rows_per_chunk = max(1, chunk // n_s)
+        out = []
+        for start in range(0, len(theta_std), rows_per_chunk):
+            block = theta_std[start:start + rows_per_chunk]
+            rows = block.shape[0]
+            context = self.reference_embeddings.repeat(rows, 1).to(self.npe.device)
+            values = block.repeat_interleave(n_s, dim=0)
+            log_q = self.npe.flow_distribution(context).log_prob(values).reshape(rows, n_s).cpu()
+            out.append(torch.logsumexp(log_q + log_weights[start:start + rows], dim=1))
+        return torch.cat(out) + log_det
+
+    # --- serialisation ----------------------------------------------------------------------------
+    def to(self, device: str | torch.device) -> RopePosterior:
+        self.npe.to(device)
+        return self
+
+    def state(self) -> dict[str, Any]:
+        from cardiosbi.inference.serialization import posterior_payload
+
+        return {
+            "npe": posterior_payload(self.npe),
+            "encoder": {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()},
+            "reference_embeddings": self.reference_embeddings,
+            "calibration_embeddings": self.calibration_embeddings,
+            "transport": vars(self.transport).copy(),
+            "mode": self.mode,
+            "reject_width90": self.reject_width90,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RopePosterior:
+        from cardiosbi.inference.serialization import posterior_from_payload
+
+        npe = posterior_from_payload(state["npe"])
+        encoder = copy.deepcopy(npe.embedding_net)
+        encoder.load_state_dict(state["encoder"])
+        return cls(npe, state["reference_embeddings"], encoder,
+                   to_dataclass(state["transport"], TransportConfig, "RoPE transport"),
+                   state["mode"], state["calibration_embeddings"], state["reject_width90"])
+
+
+def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tensor,
+              x_reference: Tensor, *, simulator=None, theta_reference: Tensor | None = None,
+              fine_tune: FineTuneConfig | None = None, transport: TransportConfig | None = None,
+              mode: str = "batch") -> RopePosterior:
+    """Build a RoPE posterior from an NPE, a labelled real calibration set and reference sims.
+
+    ``fine_tune=None`` skips step 2 (the "OT-only" ablation: g = h). Fine-tuning targets come
+    from ``simulator`` (fresh simulation per step) or, when it is None, from the reference
+    simulation with the nearest θ (``theta_reference`` required then).
+    """
+    encoder = None
+    if fine_tune is not None:
+        if simulator is None:
+            if theta_reference is None:
+                raise ConfigError("fine-tuning without a simulator needs theta_reference")
+            simulator = NearestSimulation(theta_reference, x_reference, npe.low, npe.high)
+        encoder = fine_tune_encoder(npe.embedding_net, theta_calibration,
+                                    npe._as_input(x_calibration).cpu(), simulator, fine_tune)
+    with torch.no_grad():
+        reference = npe.embed(x_reference).cpu()
+    rope = RopePosterior(npe, reference, encoder, transport, mode="batch")
+    if mode == "single":
+        rope = RopePosterior(npe, reference, rope.encoder, transport, mode="single",
+                             calibration_embeddings=rope.real_embeddings(x_calibration))
+    return rope
