@@ -25,7 +25,7 @@ from simulators.ppg import volume_ppg
 
 MMHG = 133.322
 SIGNALS = ("P", "PPG", "Q", "A")
-HEMODYNAMICS_LABELS = ("hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pwv_cf", "tac")
+HEMODYNAMICS_LABELS = ("hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pp", "pwv_cf", "tac")
 
 
 @dataclass
@@ -37,6 +37,8 @@ class SimulatorConfig:
     network: str = "pwdb116"
     fs: float = 500.0
     batch_size: int = 256
+    dx: float = 1e-3  # hemodynamics: cell size [m]
+    max_cycles: int = 30  # hemodynamics: cycle cap before a subject is flagged not_periodic
 
 
 @dataclass
@@ -127,18 +129,16 @@ class HemodynamicsSimulator(Simulator):
 
     def label_names(self):
         sites = sorted({c.partition("/")[0] for c in self.config.channels})
-        per_site = [f"{m}_{s}" for s in sites for m in ("map", "sbp", "dbp")]
+        per_site = [f"{m}_{s}" for s in sites for m in ("map", "sbp", "dbp", "pp")]
         return list(HEMODYNAMICS_LABELS) + per_site
 
     def run(self, params):
-        params = dict(params)
-        if "height" in params:  # segment lengths scale with height / 170 cm (PWDB convention)
-            params["length_scale"] = np.asarray(params.pop("height")) / 170.0
         sites = tuple(sorted({c.partition("/")[0] for c in self.config.channels}))
         start = time.perf_counter()
         result = self._simulate({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()},
                                 network=self.config.network, sites=sites, fs=self.config.fs,
-                                n_beats=1, device=str(self.device), dtype=self.dtype)
+                                n_beats=1, device=str(self.device), dtype=self.dtype,
+                                dx=self.config.dx, max_cycles=self.config.max_cycles)
         simulated = time.perf_counter()
         period = _np(60.0 / result.labels["hr"])
         dt = torch.full_like(result.labels["hr"], 1.0 / result.fs)
