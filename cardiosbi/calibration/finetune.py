@@ -95,6 +95,9 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
     train_idx, val_idx = order[n_val:], order[:n_val]
     target = copy.deepcopy(embedding_net).cpu().eval()
     encoder = copy.deepcopy(target).train()
+    if not any(p.requires_grad for p in encoder.parameters()):
+        raise ConfigError("the posterior's embedding has no trainable parameters, so there is "
+                          "nothing to fine-tune; run the OT-only variant (rope.fine_tune=false)")
     with torch.no_grad():
         val_generator = torch.Generator().manual_seed(config.seed + 1)
         val_sims = simulator(theta[val_idx], val_generator).to(x_real.dtype)

@@ -47,6 +47,17 @@ def _simulated_store(tmp: Path) -> None:
     assert (tmp / "sim" / "summary" / "summary.json").exists()
 
 
+def _check_calibrate(tmp: Path) -> None:
+    import torch
+
+    from cardiosbi.calibration import RopePosterior
+    from cardiosbi.inference import load_posterior
+
+    rope = load_posterior(tmp / "cal" / "posterior.pt")
+    assert isinstance(rope, RopePosterior) and rope.reference_embeddings.shape[0] == 60
+    assert rope.sample(torch.zeros(3, 2), 5).shape == (5, 3, 2)
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "quickstart": ([], _nothing_to_check),
     "simulate": (["out={tmp}/sim", "n=8", "shard_size=4", "measurement.window_s=2", "plots=false"],
@@ -58,6 +69,11 @@ SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "evaluate": (["--out", "{tmp}/ev", "posterior={repo}/tests/data/diagnostics/linear_gaussian_posterior.pt",
                   "data.num_simulations=50", "diagnostics.n_samples=50",
                   "diagnostics.joint_hpd_draws=5", "diagnostics.ppc_replicates=10"], _check_evaluate),
+    "calibrate": (["--out", "{tmp}/cal",
+                   "posterior={repo}/tests/data/diagnostics/linear_gaussian_posterior.pt",
+                   "calibration={repo}/tests/data/calibration/calibration.npz",
+                   "reference={repo}/tests/data/calibration/reference.npz",
+                   "rope.fine_tune=false"], _check_calibrate),
 }
 
 # Commands that read an input: arguments naming a file that does not exist.
@@ -66,4 +82,5 @@ MISSING_INPUT_CASES: dict[str, list[str]] = {
     "preprocess": ["{tmp}/absent.hea", "--out", "{tmp}/pre"],
     "train": ["data=tensor_file", "data.path={tmp}/absent.pt"],
     "evaluate": ["posterior={tmp}/absent.pt"],
+    "calibrate": ["posterior={tmp}/absent.pt", "calibration={tmp}/a.npz", "reference={tmp}/b.npz"],
 }
