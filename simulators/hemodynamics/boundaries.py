@@ -100,11 +100,14 @@ def apply_junctions(
     cells = topo.junction_cells
     if cells.numel() == 0:
         return torch.zeros(A.shape[0], dtype=A.dtype, device=A.device)
-    sign, node, n = topo.junction_sign.to(A.dtype), topo.junction_node, topo.n_junctions
-    a, q = A[:, cells], Q[:, cells]
-    a0, beta, p_ref, kc = p.A0[:, cells], p.beta[:, cells], p.p_ref[:, cells], p.kc[:, cells]
+    # float64 whatever the state dtype: u = W -/+ 4c cancels badly in float32 at small flows
+    f64 = torch.float64
+    sign, node, n = topo.junction_sign.to(f64), topo.junction_node, topo.n_junctions
+    a, q = A[:, cells].to(f64), Q[:, cells].to(f64)
+    a0, beta = p.A0[:, cells].to(f64), p.beta[:, cells].to(f64)
+    p_ref, kc = p.p_ref[:, cells].to(f64), p.kc[:, cells].to(f64)
     w = q / a + sign * 4.0 * kc * a.sqrt().sqrt()
-    count = torch.zeros(n, dtype=A.dtype, device=A.device).index_add_(0, node, torch.ones_like(sign))
+    count = torch.zeros(n, dtype=f64, device=A.device).index_add_(0, node, torch.ones_like(sign))
     p_node = _node_sum(pressure(a, a0, beta, p_ref), node, n) / count
 
     def state(p_trial: torch.Tensor):
@@ -122,9 +125,9 @@ def apply_junctions(
     area, u, _, _ = state(p_node)
     flux = area * u
     residual = _node_sum(sign * flux, node, n).abs() / (_node_sum(flux.abs(), node, n) + 1e-8)
-    A[:, cells] = area
-    Q[:, cells] = flux
-    return residual.amax(dim=1)
+    A[:, cells] = area.to(A.dtype)
+    Q[:, cells] = flux.to(Q.dtype)
+    return residual.amax(dim=1).to(A.dtype)
 
 
 def _node_sum(values: torch.Tensor, node: torch.Tensor, n: int) -> torch.Tensor:

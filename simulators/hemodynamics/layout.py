@@ -109,7 +109,7 @@ def build_topology(net: Network, n_cells: list[int], device: torch.device) -> To
     n_flat = int(sum(m + 2 for m in n_cells))
     ghost_source = np.arange(n_flat)
     interior = np.ones(n_flat, dtype=bool)
-    for off, m in zip(offsets, n_cells):
+    for off, m in zip(offsets, n_cells, strict=True):
         ghost_source[off] = off + 1
         ghost_source[off + m + 1] = off + m
         interior[[off, off + m + 1]] = False

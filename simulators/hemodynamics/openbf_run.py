@@ -47,6 +47,7 @@ def run_network(
     device: str = "cpu",
     dtype: torch.dtype = torch.float64,
     min_cells: int = 5,
+    compile: bool = False,
 ) -> NetworkRun:
     """Simulate ``net`` from openBF's rest state until the beat-to-beat change of mid-vessel
     pressure is below the tolerance (or the cycle cap), and return the last beat."""
@@ -56,6 +57,7 @@ def run_network(
         tolerance_mmhg=tolerance_mmhg if tolerance_mmhg is not None else net.tolerance_mmhg,
         samples_per_cycle=net.samples_per_cycle,
         initial_state="openbf",
+        compile=compile,
     )
     topo, params = build_layout([net], dx, min_cells, dtype, torch.device(device))
     record, mids = [], []
@@ -76,7 +78,7 @@ def run_network(
         "network": net.name,
         "cycles": int(out.cycles[0]),
         "converged": bool(out.converged[0]),
-        "last_change_mmhg": float(out.error_mmhg[0]),
+        "last_change_mmhg": _finite_or_none(float(out.error_mmhg[0])),
         "failures": [out.reason[0]] if out.reason[0] else [],
         "steps": int(out.steps[0]),
         "cells": int(sum(topo.n_cells)),
@@ -87,6 +89,10 @@ def run_network(
         "device": device,
     }
     return NetworkRun(t=np.arange(J) * net.inflow.period / J, waveforms=waveforms, summary=summary)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if np.isfinite(value) else None
 
 
 def write_network_run(result: NetworkRun, out_dir: str | Path) -> Path:

@@ -89,7 +89,7 @@ def _config_table() -> dict[int, dict[str, float]]:
     with open(PWDB_DIR / "pwdb_model_configs.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     header = [h.strip().split(" [")[0] for h in rows[0]]
-    return {int(r[0]): dict(zip(header, map(float, r))) for r in rows[1:]}
+    return {int(r[0]): dict(zip(header, map(float, r), strict=False)) for r in rows[1:]}
 
 
 def n_subjects() -> int:

@@ -282,7 +282,7 @@ def _finish(out: RunOutput, s: _State, done, code, completed, converged, error, 
     out.status[idx] = code[done]
     out.error_mmhg[idx] = error[done]
     out.steps[idx] = s.steps[done]
-    for i, c in zip(idx.tolist(), code[done].tolist()):
+    for i, c in zip(idx.tolist(), code[done].tolist(), strict=True):
         out.reason[i] = REASONS[c - 1] if c > 0 else ""
     if (code[done] > 0).any():
         log.info("%d subject(s) failed: %s", int((code[done] > 0).sum()), sorted({out.reason[i] for i in idx.tolist()} - {""}))
