@@ -6,8 +6,21 @@ prior fits pressure in mmHg and PPG in arbitrary units alike.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from scipy import signal
+
+
+@cache
+def _butter(order: int, low: float, high: float, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Second-order sections and their unit-step initial state (designed once per setting)."""
+    high = min(high, 0.45 * fs)
+    if low > 0:
+        sos = signal.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+    else:
+        sos = signal.butter(order, high, btype="lowpass", fs=fs, output="sos")
+    return sos, signal.sosfilt_zi(sos)
 
 
 def respiratory_modulation(x: np.ndarray, t: np.ndarray, pulse: float, rate_hz: float,
@@ -53,7 +66,7 @@ def motion_bursts(t: np.ndarray, fs: float, pulse: float, rate_per_min: float,
     """Poisson number of Hann-windowed, 0.3-5 Hz band-limited noise bursts; returns (x, count)."""
     count = int(rng.poisson(rate_per_min * (t[-1] - t[0] + 1.0 / fs) / 60.0))
     out = np.zeros_like(t)
-    sos = signal.butter(2, [0.3, min(5.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+    sos, _zi = _butter(2, 0.3, 5.0, fs)
     for _ in range(count):
         length = max(int(rng.uniform(*duration_s) * fs), 4)
         start = int(rng.integers(0, t.shape[0]))
@@ -67,13 +80,8 @@ def motion_bursts(t: np.ndarray, fs: float, pulse: float, rate_per_min: float,
 def monitor_filter(x: np.ndarray, fs: float, band: list[float], order: int) -> np.ndarray:
     """Causal Butterworth band-pass (or low-pass when band[0] == 0), started in steady state,
     like a monitor's display/export filter (causal: real devices cannot look ahead)."""
-    low, high = band
-    high = min(high, 0.45 * fs)
-    if low > 0:
-        sos = signal.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
-    else:
-        sos = signal.butter(order, high, btype="lowpass", fs=fs, output="sos")
-    filtered, _ = signal.sosfilt(sos, x, zi=signal.sosfilt_zi(sos) * x[0])
+    sos, zi = _butter(order, float(band[0]), float(band[1]), fs)
+    filtered, _ = signal.sosfilt(sos, x, zi=zi * x[0])
     return filtered
 
 

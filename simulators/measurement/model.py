@@ -43,14 +43,15 @@ class MeasurementModel:
             raise ValueError("measurement: fs and window_s must be positive, lead_s >= 0")
 
     def apply(self, beats: Mapping[str, np.ndarray], period: np.ndarray,
-              seeds: Sequence[int]) -> Measured:
+              seeds: Sequence[int | Sequence[int]]) -> Measured:
         """``beats``: channel -> (B, n_phase) one periodic beat on a uniform phase grid;
-        ``period`` (B,) in s; ``seeds`` one per window."""
+        ``period`` (B,) in s; ``seeds`` one per window (an int or a list of ints, as
+        accepted by ``numpy.random.default_rng``)."""
         period = np.asarray(period, dtype=np.float64)
         windows = {ch: np.empty((period.shape[0], self.config.n_samples), np.float32) for ch in beats}
         nuisance: dict[str, np.ndarray] = {}
         for b, seed in enumerate(seeds):
-            rng = np.random.default_rng(int(seed))
+            rng = np.random.default_rng(seed)
             one, drawn = self.apply_one({ch: np.asarray(v[b], np.float64) for ch, v in beats.items()},
                                         float(period[b]), rng)
             for ch, x in one.items():
