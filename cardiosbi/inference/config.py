@@ -20,6 +20,8 @@ class TrainerConfig:
     GPU when present; ``trainer=ddp`` selects distributed data parallel).
     ``reject_quantile``: the reject threshold of a parameter is this quantile of the 90 %
     interval widths over validation simulations.
+    ``deterministic``: ``warn`` (default) uses deterministic algorithms and only warns where a
+    GPU op has none; same seed -> same weights on CPU. ``true`` makes such ops an error.
     """
 
     batch_size: int = 256
@@ -35,7 +37,7 @@ class TrainerConfig:
     devices: Any = "auto"
     strategy: str = "auto"
     num_workers: int = 0
-    deterministic: bool = True
+    deterministic: Any = "warn"
     progress_bar: bool = False
     checkpoint_dir: str | None = None
     reject_quantile: float = 0.95

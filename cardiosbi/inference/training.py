@@ -46,6 +46,7 @@ def train_npe(
     :class:`NPEPosterior`, or an :class:`EnsemblePosterior` when ``model.ensemble_size`` > 1.
     """
     config = config or NPEConfig()
+    x = torch.as_tensor(x)
     check_config(config, tuple(x.shape[1:]))
     datamodule = TensorDataModule(
         theta, x, names, low, high, status=status,
@@ -76,6 +77,7 @@ def fit_posterior(
 ) -> Posterior:
     """Train ``model.ensemble_size`` members on ``datamodule`` and calibrate the reject threshold."""
     check_config(config, datamodule.x_shape)
+    units = units if units is not None else getattr(datamodule, "units", None)
     size = config.model.ensemble_size
     # Lightning seeds NumPy too, which takes 32-bit seeds only.
     seeds = [config.seed] if size == 1 else [s % 2**32 for s in child_seeds(config.seed, size, key=5)]
