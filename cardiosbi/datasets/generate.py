@@ -115,6 +115,14 @@ class Pipeline:
         measured = self.measurement.apply({ch: v[ok] for ch, v in beats.beats.items()},
                                           beats.period[ok], [[s, 1] for s, k in zip(seeds, ok, strict=True) if k])
         timing["measurement"] += time.perf_counter() - start
+        finite = np.all([np.isfinite(w).all(axis=1) for w in measured.windows.values()], axis=0)
+        if not finite.all():  # defensive: the effects keep finite beats finite
+            kept = np.flatnonzero(ok)
+            for i in kept[~finite]:
+                reasons[i] = "nonfinite_window"
+            ok[kept[~finite]] = False
+            measured.windows = {c: w[finite] for c, w in measured.windows.items()}
+            measured.nuisance = {n: v[finite] for n, v in measured.nuisance.items()}
         theta = draws.theta[:, [self.prior.names.index(n) for n in theta_names]]
         return {"ok": ok, "reasons": reasons, "theta": theta, "labels": beats.labels,
                 "windows": measured.windows, "nuisance": measured.nuisance,

@@ -67,6 +67,14 @@ class SimulatedStore:
         self.units = [attrs["parameter_units"][i] for i in self.columns]
         self.fractions = tuple(float(f) for f in fractions)
         self.split = split_of_seeds(self.group["seed"][:], self.fractions)
+        # Rows a flow cannot train on: theta on or outside the open prior box (a float32 draw
+        # can round onto a bound, where the logit bijection is infinite) or non-finite.
+        theta = self.group["theta"][:][:, self.columns]
+        inside = np.all((theta > self.low) & (theta < self.high), axis=1)
+        self.usable = inside & (self.group["status"][:] == 0)
+        self.split = np.where(self.usable, self.split, -1)
+        self.rows_dropped = {"theta_out_of_bounds": int((~inside).sum()),
+                             "failed_simulation": int((inside & ~self.usable).sum())}
 
     @property
     def fs(self) -> float:
@@ -191,6 +199,8 @@ class SimulatedDataModule(lightning.LightningDataModule):
         self.x_shape = (channels_out, self.data.layout.n_samples)
         self._datasets = {s: StoreWindows(self.data, s, normalize, shuffle=(s == "train"), seed=seed)
                           for s in SPLITS}
+        self.rows_used = len(self._datasets["train"])
+        self.rows_dropped = self.data.rows_dropped
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(self._datasets[split], batch_size=self.batch_size,

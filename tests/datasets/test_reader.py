@@ -90,3 +90,18 @@ def test_unknown_channel_or_parameter_is_a_config_error(root):
         SimulatedStore(root, channels=["radial/P"])
     with pytest.raises(ConfigError, match="parameters"):
         SimulatedStore(root, parameters=["age"])
+
+
+def test_npe_training_runs_on_the_streaming_module(root):
+    """fit_posterior (NPE engineer's API) accepts the module; one epoch end to end."""
+    from cardiosbi.inference.config import NPEConfig
+    from cardiosbi.inference.training import fit_posterior
+
+    module = SimulatedDataModule(root, batch_size=16, parameters=["hr", "sv"])
+    assert module.rows_used == len(module._datasets["train"]) and module.rows_dropped
+    config = NPEConfig.from_dict({"trainer": {"max_epochs": 1, "accelerator": "cpu",
+                                              "reject_calibration_rows": 8,
+                                              "reject_calibration_samples": 16}})
+    posterior = fit_posterior(module, config, module.units)
+    _theta, x = module.validation_tensors()
+    assert posterior.sample(x[:2], n=4).shape == (4, 2, 2)
