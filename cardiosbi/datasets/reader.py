@@ -13,6 +13,7 @@ Batches follow the NPE data contract: ``theta`` (B, k) float32 in physical units
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning
@@ -23,6 +24,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from cardiosbi.datasets import store
 from cardiosbi.errors import ConfigError
 from cardiosbi.signals import normalize_window
+from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.paths import existing_path
 
 SPLITS = ("train", "val", "test")
 NORMALIZATIONS = ("window", "window+level", "none")
@@ -233,3 +236,25 @@ class SimulatedDataModule(lightning.LightningDataModule):
         if not thetas:
             raise ConfigError(f"the {split} split of {self.data.root} is empty; simulate more samples")
         return torch.stack(thetas), torch.stack(xs)
+
+
+@dataclass
+class ZarrSource:
+    """Schema of ``conf/data/zarr.yaml`` (``cardiosbi train data=zarr data.path=...``)."""
+
+    source: str = "zarr"
+    path: str = ""
+    batch_size: int = 256
+    fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    channels: list[str] | None = None
+    parameters: list[str] | None = None
+    normalize: str = "window"
+    num_workers: int = 0
+
+
+def data_module_from_config(node, seed: int = 0) -> SimulatedDataModule:
+    """The streaming data module described by a ``data: zarr`` config node."""
+    spec = to_dataclass(node, ZarrSource, "data")
+    path = existing_path(spec.path, "simulated dataset folder")
+    return SimulatedDataModule(path, spec.batch_size, spec.fractions, spec.channels, spec.parameters,
+                               spec.normalize, spec.num_workers, seed)

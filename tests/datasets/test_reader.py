@@ -105,3 +105,17 @@ def test_npe_training_runs_on_the_streaming_module(root):
     posterior = fit_posterior(module, config, module.units)
     _theta, x = module.validation_tensors()
     assert posterior.sample(x[:2], n=4).shape == (4, 2, 2)
+
+
+def test_data_config_builds_the_module_and_checks_the_path(root, tmp_path):
+    from cardiosbi.cli.main import compose
+    from cardiosbi.datasets.reader import data_module_from_config
+    from cardiosbi.errors import InputFileError
+
+    cfg = compose("train", ["data=zarr", f"data.path={root}", "data.batch_size=4"])
+    module = data_module_from_config(cfg.data, seed=1)
+    assert module.batch_size == 4 and module.x_shape == (2, 500)
+    with pytest.raises(InputFileError, match="not found"):
+        data_module_from_config(compose("train", ["data=zarr", f"data.path={tmp_path}/none"]).data)
+    with pytest.raises(ConfigError, match="unknown config key"):
+        data_module_from_config({"source": "zarr", "path": str(root), "shuffle": True})
