@@ -150,12 +150,15 @@ def simulate(
     max_cycles: int = 30,
     tolerance_mmhg: float = 1.0,
     compile: bool = False,
+    samples_per_beat: int = 1024,
 ) -> SimulationResult:
     """Simulate a batch of subjects to periodic steady state and return beats and labels.
 
     ``params``: name -> 1-D array of length B (registry names; unspecified ones take the
     network's reference values). ``network``: "pwdb116" (PWDB subject builder), another shipped
     name, a YAML path or a Network. ``sites``: named sites of the network or segment names.
+    Each beat is first sampled at ``samples_per_beat`` points (labels use these), then
+    resampled to ``fs``. ``compile`` uses torch.compile for the time step.
     """
     nets, reasons = build_subjects(params, network)
     valid = [i for i, n in enumerate(nets) if n is not None]
@@ -168,9 +171,8 @@ def simulate(
     record_names = [s for s in record_names if s in sites or s in ref.sites]
     topo, p = build_layout(ok_nets, dx, min_cells, dtype, torch.device(device))
     cells = [topo.cell_at(_site(ref, s).segment, _site(ref, s).position) for s in record_names]
-    J = int(math.ceil(float(p.period.max()) * max(fs, 500.0) * 2))
     settings = RunSettings(cfl=ref.cfl, max_cycles=max_cycles, tolerance_mmhg=tolerance_mmhg,
-                           samples_per_cycle=J, compile=compile)
+                           samples_per_cycle=samples_per_beat, compile=compile)
     out = run(topo, p, list(dict.fromkeys(cells)), list(dict.fromkeys(cells)), settings)
     return _assemble(out, topo, p, ok_nets, valid, B, reasons, record_names, cells, sites, fs, n_beats)
 
