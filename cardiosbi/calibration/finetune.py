@@ -119,8 +119,15 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
         lightning.seed_everything(config.seed % 2**32, verbose=False)
         trainer.fit(module, train, val)
         state = torch.load(Path(best.best_model_path), map_location="cpu", weights_only=True)
+    with torch.no_grad():
+        untuned = float((target(x_real[val_idx]) - val_targets).norm(dim=1).mean())
+    if untuned <= float(best.best_model_score):
+        log.info("fine-tuning did not beat the untuned encoder (validation distance %.4f); "
+                 "keeping the untuned one", untuned)
+        return target
     module.load_state_dict(state["state_dict"])
-    log.info("fine-tuned encoder: best validation distance %.4f", float(best.best_model_score))
+    log.info("fine-tuned encoder: validation distance %.4f -> %.4f", untuned,
+             float(best.best_model_score))
     return module.encoder.eval()
 
 
@@ -128,5 +135,7 @@ def _validation_schedule(config: FineTuneConfig, batches_per_epoch: int) -> dict
     """Validate every ``val_every_steps`` optimiser steps whatever the epoch length."""
     if config.val_every_steps <= batches_per_epoch:
         return {"val_check_interval": config.val_every_steps}
-    epochs = max(1, round(config.val_every_steps / batches_per_epoch))
+    epochs = round(config.val_every_steps / batches_per_epoch)
+    # at least one validation must fall inside max_steps, or no checkpoint would exist
+    epochs = max(1, min(epochs, config.max_steps // batches_per_epoch))
     return {"check_val_every_n_epoch": epochs}
