@@ -30,6 +30,8 @@ def load_wfdb(path: str | Path, *, numerics: bool = True, pn_dir: str | None = N
     import wfdb
 
     record_path = Path(path) if pn_dir else _record_path(path)
+    if not pn_dir:
+        _check_file_sizes(record_path)
     try:
         record = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=True,
                                pn_dir=pn_dir)
@@ -62,6 +64,46 @@ def _record_path(path: str | Path) -> Path:
     if not path.with_suffix(".hea").exists():
         raise InputFileError(f"WFDB header not found: {path.with_suffix('.hea')}")
     return path
+
+
+# Bytes per sample of the uncompressed WFDB formats (FLAC and other formats are not checked).
+_BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "61": 2.0, "80": 1.0, "160": 2.0, "212": 1.5,
+                     "310": 4 / 3, "311": 4 / 3, "24": 3.0, "32": 4.0}
+
+
+def _check_file_sizes(record_path: Path) -> None:
+    """Compare each signal file's size with what the header declares, before wfdb reads it.
+
+    wfdb reports a short file as a reshape error; this names the file and both sizes.
+    """
+    import wfdb
+
+    try:
+        header = wfdb.rdheader(str(record_path))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed headers
+        raise InputFileError(f"cannot read WFDB header {record_path}.hea: {_reason(exc)}") from None
+    if isinstance(header, wfdb.MultiRecord) or not header.sig_len or not header.file_name:
+        return
+    offsets = header.byte_offset or [None] * header.n_sig
+    per_file: dict[str, list[float]] = {}
+    for name, fmt, spf, offset in zip(header.file_name, header.fmt, header.samps_per_frame,
+                                      offsets, strict=True):
+        if fmt not in _BYTES_PER_SAMPLE:
+            return
+        entry = per_file.setdefault(name, [0.0, float(offset or 0)])
+        entry[0] += _BYTES_PER_SAMPLE[fmt] * int(spf)
+    for name, (bytes_per_frame, offset) in per_file.items():
+        data = record_path.parent / name
+        if not data.exists():
+            raise InputFileError(f"WFDB record {record_path}: signal file {data.name} not found")
+        expected = int(np.ceil(bytes_per_frame * header.sig_len) + offset)
+        actual = data.stat().st_size
+        if actual < expected:
+            raise InputFileError(
+                f"WFDB record {record_path}: {data.name} holds {actual} bytes but the header "
+                f"declares {header.sig_len} samples ({expected} bytes); the signal file is "
+                "truncated or the header's sample count is wrong"
+            )
 
 
 def _check_lengths(record, record_path: Path) -> None:
