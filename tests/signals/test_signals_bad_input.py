@@ -144,3 +144,20 @@ def test_bad_window_config_is_a_config_error(minute):
         make_windows(minute, channels=["ecg"])
     with pytest.raises(ConfigError, match="> 0"):
         make_windows(minute, window_s=0.0)
+
+
+def test_channel_starting_late_is_missing_until_it_starts(minute):
+    rec = copy.deepcopy(minute)
+    abp = rec.channels["abp"]
+    rec.channels["abp"] = Channel("abp", abp.signal[20 * 250:], 250.0, "mmHg", "ABP",
+                                  start_s=20.0)
+    _w, quality = make_windows(rec)
+    _w, original = make_windows(minute)
+    early = quality[quality["start_s"] + 8 <= 20]
+    late = quality[quality["start_s"] >= 20]
+    assert early["reason"].str.contains("missing:abp").all()
+    assert late["accepted"].mean() >= 0.8
+    # Beats and samples are timed from the channel's own start: same results as unshifted.
+    same = original.set_index("start_s").loc[late["start_s"]]
+    np.testing.assert_allclose(late["map_abp"], same["map_abp"], rtol=1e-9)
+    np.testing.assert_allclose(late["ppg_abp_lag_s"], same["ppg_abp_lag_s"], atol=1e-9)
