@@ -67,6 +67,7 @@ class WindowConfig:
     ecg_method: str = "neurokit"
     abp_method: str = "zong2003"
     numerics_max_age_s: float = 60.0
+    normalize: bool = True  # False: windows in physical units (e.g. for level-aware inputs)
     quality: QualityConfig = field(default_factory=QualityConfig)
 
 
@@ -88,7 +89,8 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
     """Cut ``recording`` into normalised model windows and a per-window quality table.
 
     Returns ``windows`` (W, C, T) float32 — accepted windows only, channels in the order of
-    ``channels`` — and ``quality``: one row per window with ``record``, ``window`` (row in
+    ``channels``, normalised by :func:`normalize_window` unless ``config.normalize`` is False
+    (then in physical units, so a level-aware input can be built as for simulations) — and ``quality``: one row per window with ``record``, ``window`` (row in
     ``windows``, −1 if rejected), ``start_s``, ``duration_s``, ``accepted``, ``reason``
     (``;``-separated ``check:channel`` codes), the SQI values, the reference labels
     (``hr_ppg``, ``hr_ecg``, ``hr_abp``, ``map_abp``, ``sbp_abp``, ``dbp_abp``) and any numerics
@@ -115,8 +117,12 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
         rows.append(row)
     quality = pd.DataFrame(rows, columns=_columns(rows, recording))
     n_samples = int(round(cfg.window_s * cfg.sampling_rate))
-    array = (normalize_window(np.stack(windows)) if windows
-             else np.empty((0, len(cfg.channels), n_samples), dtype=np.float32))
+    if not windows:
+        array = np.empty((0, len(cfg.channels), n_samples), dtype=np.float32)
+    elif cfg.normalize:
+        array = normalize_window(np.stack(windows))
+    else:
+        array = np.stack(windows).astype(np.float32)
     log.debug("%s: %d/%d windows accepted", recording.name, len(windows), len(rows))
     return array, quality
 

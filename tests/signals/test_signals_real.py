@@ -134,3 +134,14 @@ def test_window_length_hop_and_rate_follow_the_config(v292s):
     assert windows.shape[1:] == (1, 1000)
     np.testing.assert_allclose(np.diff(quality["start_s"]), 5.0)
     assert len(quality) == int((300 - 10) / 5) + 1
+
+
+def test_unnormalised_windows_keep_physical_units_and_normalise_to_the_default(v292s):
+    rec = load_recording(v292s)
+    raw, quality = make_windows(rec, config=WindowConfig(normalize=False))
+    normalised, _ = make_windows(rec)
+    from cardiosbi.signals import normalize_window
+
+    np.testing.assert_allclose(normalize_window(raw), normalised, atol=1e-4)
+    accepted = quality[quality["accepted"]]
+    np.testing.assert_allclose(raw[:, 1].mean(axis=1), accepted["map_abp"], atol=3.0)
