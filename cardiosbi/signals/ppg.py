@@ -32,7 +32,10 @@ def ppg_peaks(ppg_cleaned: np.ndarray, sampling_rate: float, method: str = "elge
     method = check_method(method, PEAK_METHODS, "ppg_peaks")
     if ppg_cleaned.size < 2 * fs:
         return np.empty(0, dtype=np.int64)
-    info = nk.ppg_findpeaks(ppg_cleaned, sampling_rate=fs, method=method)
+    # NeuroKit2's MSPTD sizes its windows with range(), which needs an integer rate; the
+    # rounding only changes those analysis windows, not the returned sample indices.
+    rate = int(round(fs)) if method == "msptdfast" else fs
+    info = nk.ppg_findpeaks(ppg_cleaned, sampling_rate=rate, method=method)
     return np.unique(np.asarray(info["PPG_Peaks"], dtype=np.int64))
 
 

@@ -184,7 +184,8 @@ def _analyse_channel(recording: Recording, kind: str, cfg: WindowConfig) -> _Ana
         onsets = abp_mod.abp_onsets(cleaned, fs, cfg.abp_method) if usable else np.empty(0, int)
         beats = abp_mod.abp_peaks(x, onsets, fs, abp_cleaned=cleaned)
         return _Analysis(channel, _times(channel, onsets), cleaned, abp_beats=beats)
-    cleaned = ecg_mod.ecg_clean(x, fs, cfg.ecg_method) if usable else fill_gaps(x)
+    clean_method = cfg.ecg_method if cfg.ecg_method in ecg_mod.CLEAN_METHODS else "neurokit"
+    cleaned = ecg_mod.ecg_clean(x, fs, clean_method) if usable else fill_gaps(x)
     peaks = ecg_mod.ecg_peaks(cleaned, fs, cfg.ecg_method) if usable else np.empty(0, int)
     return _Analysis(channel, _times(channel, peaks), cleaned)
 

@@ -161,3 +161,17 @@ def test_channel_starting_late_is_missing_until_it_starts(minute):
     same = original.set_index("start_s").loc[late["start_s"]]
     np.testing.assert_allclose(late["map_abp"], same["map_abp"], rtol=1e-9)
     np.testing.assert_allclose(late["ppg_abp_lag_s"], same["ppg_abp_lag_s"], atol=1e-9)
+
+
+@pytest.mark.parametrize("option", [
+    {"ppg_method": "msptdfast"}, {"ecg_method": "kalidas2017"},
+    {"ecg_method": "pantompkins1985"}, {"ppg_quality_method": "dissimilarity"},
+    {"ppg_quality_method": "neurokit_templatematch"},
+])
+def test_every_offered_method_runs_end_to_end(minute, option):
+    from cardiosbi.signals import WindowConfig
+
+    _w, quality = make_windows(minute, config=WindowConfig(**option))
+    accepted = quality[quality["accepted"] & quality["hr_ecg"].notna()]
+    assert len(accepted) >= 5
+    assert (accepted["hr_ppg"] - accepted["hr_ecg"]).abs().mean() < 1.0
