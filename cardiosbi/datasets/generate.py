@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 
 from cardiosbi.datasets import store
 from cardiosbi.datasets.prior import Prior, PriorConfig
-from cardiosbi.datasets.simulation import Simulator, SimulatorConfig, make_simulator
+from cardiosbi.datasets.simulation import Simulator, SimulatorConfig, concat, make_simulator
 from cardiosbi.errors import SimulationError
 from cardiosbi.utils.seeding import child_seeds
 from simulators.measurement import MeasurementConfig, MeasurementModel, channel_key
@@ -104,7 +104,9 @@ class Pipeline:
         timing["prior"] += time.perf_counter() - start
         full = [self.prior.full(row) for row in draws.theta]
         params = {n: np.array([f[n] for f in full]) for n in self.simulator.parameters if n in full[0]}
-        beats = self.simulator.run(params)
+        size = self.spec.simulator.batch_size
+        beats = concat([self.simulator.run({n: v[i:i + size] for n, v in params.items()})
+                        for i in range(0, len(seeds), size)])
         timing.update(beats.seconds)
         reasons = [r if s != 0 else "" for s, r in zip(beats.status, beats.reason, strict=True)]
         for ch, values in beats.beats.items():

@@ -135,19 +135,31 @@ class HemodynamicsSimulator(Simulator):
     def run(self, params):
         sites = tuple(sorted({c.partition("/")[0] for c in self.config.channels}))
         start = time.perf_counter()
-        result = self._simulate({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()},
-                                network=self.config.network, sites=sites, fs=self.config.fs,
-                                n_beats=1, device=str(self.device), dtype=self.dtype,
-                                dx=self.config.dx, max_cycles=self.config.max_cycles)
+        try:
+            result = self._simulate({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()},
+                                    network=self.config.network, sites=sites, fs=self.config.fs,
+                                    n_beats=1, device=str(self.device), dtype=self.dtype,
+                                    dx=self.config.dx, max_cycles=self.config.max_cycles)
+        except ValueError as exc:  # NetworkError: no subject of the batch is valid
+            return _all_failed(params, self.config.channels, self.config.n_phase, str(exc))
         simulated = time.perf_counter()
         period = _np(60.0 / result.labels["hr"])
-        dt = torch.full_like(result.labels["hr"], 1.0 / result.fs)
+        ok = _np(result.status) == 0
+        n_phase = self.config.n_phase
+        dt = torch.as_tensor(period / n_phase)
+        # Branch B of the volume PPG (non-terminal sites) drains the bed to the venous
+        # outflow pressure: the subject's p_out (PWDB: 33.2 mmHg for every Windkessel).
+        venous = torch.as_tensor(np.asarray(params.get("p_out", 33.2)) * MMHG, dtype=torch.float64)
         beats = {}
-        for channel in self.config.channels:
-            site, _, signal = channel.partition("/")
-            p_out = result.site_info[site].get("p_out")
-            waveform = _signal(result.waveforms[site], signal, dt, p_out)
-            beats[channel] = _phase_resample(waveform, period, result.fs, self.config.n_phase)
+        for site in sites:
+            # one beat per subject on its own phase grid first, so the PPG integrates one beat
+            phased = {name: torch.as_tensor(_phase_resample(_np(w), period, ok, result.fs, n_phase))
+                      for name, w in result.waveforms[site].items()}
+            p_out = result.site_info[site].get("p_out", venous)
+            p_out = torch.as_tensor(p_out, dtype=torch.float64).cpu()
+            for channel in self.config.channels:
+                if channel.partition("/")[0] == site:
+                    beats[channel] = _signal(phased, channel.partition("/")[2], dt, p_out)
         labels = {k: _np(v) for k, v in result.labels.items()}
         seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
         return Beats(beats, period, labels, _np(result.status).astype(np.int64),
@@ -176,15 +188,38 @@ def _signal(site: Mapping[str, torch.Tensor], signal: str, dt, p_out) -> np.ndar
     return _np(ppg)
 
 
-def _phase_resample(waveform: np.ndarray, period: np.ndarray, fs: float, n_phase: int) -> np.ndarray:
-    """Cut each subject's beat (its own period) from a common time grid onto ``n_phase`` phases."""
-    out = np.empty((waveform.shape[0], n_phase))
-    for b in range(waveform.shape[0]):
+def _phase_resample(waveform: np.ndarray, period: np.ndarray, ok: np.ndarray, fs: float,
+                    n_phase: int) -> np.ndarray:
+    """Cut each subject's beat (its own period) from a common time grid onto ``n_phase`` phases
+    (failed subjects stay NaN)."""
+    out = np.full((waveform.shape[0], n_phase), np.nan)
+    for b in np.flatnonzero(ok):
         n = min(int(round(period[b] * fs)), waveform.shape[1])
         t = np.arange(n) / fs
         grid = np.arange(n_phase) / n_phase * period[b]
         out[b] = np.interp(grid, t, waveform[b, :n], period=period[b])
     return out
+
+
+def _all_failed(params, channels, n_phase, message) -> Beats:
+    batch = len(next(iter(params.values())))
+    nan = np.full((batch, n_phase), np.nan)
+    return Beats({c: nan for c in channels}, np.full(batch, np.nan), {},
+                 np.ones(batch, dtype=np.int64), ["invalid_parameters"] * batch)
+
+
+def concat(parts: list[Beats]) -> Beats:
+    """One :class:`Beats` from consecutive batches (labels missing in a part become NaN)."""
+    if len(parts) == 1:
+        return parts[0]
+    sizes = [len(p.period) for p in parts]
+    names = {n for p in parts for n in p.labels}
+    labels = {n: np.concatenate([p.labels.get(n, np.full(k, np.nan)) for p, k in zip(parts, sizes, strict=True)])
+              for n in names}
+    seconds = {k: sum(p.seconds.get(k, 0.0) for p in parts) for k in ("simulate", "ppg")}
+    return Beats({c: np.concatenate([p.beats[c] for p in parts]) for c in parts[0].beats},
+                 np.concatenate([p.period for p in parts]), labels,
+                 np.concatenate([p.status for p in parts]), [r for p in parts for r in p.reason], seconds)
 
 
 def _np(tensor: torch.Tensor) -> np.ndarray:
