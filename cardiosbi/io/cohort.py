@@ -205,8 +205,9 @@ def iter_results(refs: list[tuple[str, str]], function: Callable[[str, str], dic
     """Yield a RecordResult per ``(ref, record_id)`` as records finish, in worker processes.
 
     ``function`` must be picklable (a module-level function or ``functools.partial``). At most
-    ``2 × workers`` records are in flight, so memory does not grow with the cohort size. A
-    worker process that dies (e.g. out of memory) fails only the records it held.
+    ``2 × workers`` records are in flight, so memory does not grow with the cohort size. When a
+    worker process dies (e.g. killed for memory) the records it took down with it are retried
+    one by one in a fresh process, so only the record that kills its process fails.
     """
     if workers <= 1:
         for ref, rid in refs:
@@ -214,24 +215,32 @@ def iter_results(refs: list[tuple[str, str]], function: Callable[[str, str], dic
         return
     pending = list(refs)
     while pending:
+        lost: list[tuple[str, str]] = []
         with ProcessPoolExecutor(max_workers=workers) as pool:
             running: dict[Future, tuple[str, str]] = {}
-            broken = False
-            while (pending or running) and not broken:
+            while (pending or running) and not lost:
                 while pending and len(running) < 2 * workers:
                     ref, rid = pending.pop(0)
                     running[pool.submit(process_isolated, function, ref, rid)] = (ref, rid)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    ref, rid = running.pop(future)
+                    item = running.pop(future)
                     try:
-                        result = future.result()
+                        yield future.result()
                     except BrokenProcessPool:
-                        broken = True
-                        result = RecordResult(ref, rid, False, error="worker process died")
-                    yield result
-            for ref, rid in running.values():  # lost with a broken pool; the rest go on
-                yield RecordResult(ref, rid, False, error="worker process died")
+                        lost.append(item)
+            lost += list(running.values())
+        for ref, rid in lost:
+            yield _run_alone(function, ref, rid)
+
+
+def _run_alone(function: Callable[[str, str], dict], ref: str, rid: str) -> RecordResult:
+    """Run one record in its own process; if that process dies, the record is the cause."""
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        try:
+            return pool.submit(process_isolated, function, ref, rid).result()
+        except BrokenProcessPool:
+            return RecordResult(ref, rid, False, error="worker process died")
 
 
 def load_status(status_dir: Path) -> dict[str, dict]:

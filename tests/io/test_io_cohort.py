@@ -164,3 +164,26 @@ def test_mimic_style_records_files_are_followed(real_dir, tmp_path):
     refs = discover_records(top)
     assert refs == [str(patient / "041s.hea")]  # the numerics record is attached, not listed
     assert "hr" in load_recording(refs[0]).numerics
+
+
+def _dies_on_b(ref: str, rid: str) -> dict:
+    """A record function whose worker process dies (as if killed for memory) on record b."""
+    import os
+
+    if ref == "b":
+        os._exit(1)
+    if ref == "c":
+        raise ValueError("bad values")
+    return {"ref": ref}
+
+
+def test_a_dying_worker_fails_only_its_records():
+    from cardiosbi.io.cohort import iter_results
+
+    refs = [(name, name) for name in "abcdef"]
+    results = {r.ref: r for r in iter_results(refs, _dies_on_b, workers=2)}
+    assert set(results) == set("abcdef")
+    assert not results["b"].ok and results["b"].error == "worker process died"
+    assert not results["c"].ok and results["c"].error == "ValueError: bad values"
+    for name in "adef":  # in flight with b or after it: retried, not failed
+        assert results[name].ok and results[name].payload == {"ref": name}
