@@ -115,6 +115,9 @@ def test_mixed_rate_record_with_ecg_gaps(real_dir):
     assert quality["accepted"].mean() > 0.4
     gaps = quality["ecg_missing_fraction"] > 0.02
     assert gaps.any() and quality.loc[gaps, "hr_ecg"].isna().all()
+    accepted = quality[quality["accepted"] & quality["hr_ecg"].notna()]
+    assert len(accepted) >= 10  # PPG at 124.9 Hz, ECG at 249.9 Hz: the rates still agree
+    assert (accepted["hr_ppg"] - accepted["hr_ecg"]).abs().mean() <= 1.0
 
 
 def test_numerics_are_aligned_to_windows_by_time(v292s):
