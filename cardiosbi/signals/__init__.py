@@ -1,4 +1,14 @@
-"""Signal processing of real recordings: cleaning, beats, quality, alignment, model windows."""
+"""Signal processing of real recordings: cleaning, beats, quality, alignment, model windows.
+
+>>> from cardiosbi.io import load_recording
+>>> from cardiosbi.signals import make_windows
+>>> windows, quality = make_windows(load_recording("data/samples/v136s.hea"),
+...                                 channels=("ppg", "abp"), sampling_rate=125.0, window_s=8.0)
+>>> windows.shape[1:], int(quality["accepted"].sum()) == len(windows)
+((2, 1000), True)
+
+Functions follow NeuroKit2's style: ``<modality>_<verb>(signal, sampling_rate, method=...)``.
+"""
 
 from cardiosbi.signals.abp import abp_clean, abp_onsets, abp_peaks, abp_quality, abp_ssf
 from cardiosbi.signals.align import signals_lag
