@@ -69,3 +69,15 @@ def test_unknown_parameter_or_site_is_rejected():
         simulate({"heart_rate": [70.0]}, **FAST)
     with pytest.raises(NetworkError, match="unknown site"):
         simulate({"hr": [70.0]}, **{**FAST, "sites": ("nowhere",)})
+
+
+@pytest.mark.gpu
+def test_cpu_and_cuda_agree():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    params = {"hr": [65.0, 80.0], "pvc_scale": [0.8, 1.2]}
+    cpu = simulate(params, dtype=torch.float64, **FAST)
+    gpu = simulate(params, dtype=torch.float64, device="cuda", **FAST)
+    for site in FAST["sites"]:
+        torch.testing.assert_close(gpu.waveforms[site]["P"].cpu(), cpu.waveforms[site]["P"], rtol=1e-9, atol=1e-6)
+    assert gpu.reason == cpu.reason
