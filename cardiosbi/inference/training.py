@@ -103,6 +103,8 @@ def _fit_member(datamodule, config: NPEConfig, seed: int, units) -> NPEPosterior
         if not best.best_model_path:
             raise RuntimeError("training produced no checkpoint (no validation epoch ran)")
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        # Under DDP every rank reads rank 0's checkpoint; keep it until all have read it.
+        trainer.strategy.barrier("best-checkpoint-loaded")
     module.load_state_dict(state)
     summary = {
         "seed": seed,
