@@ -9,7 +9,9 @@ written last per record (its presence marks the record done, so a rerun resumes)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import io
 import json
 import logging
@@ -62,7 +64,8 @@ def preprocess_cohort(source: str | os.PathLike, out: str | os.PathLike,
                       ) -> pd.DataFrame:
     """Preprocess every record of ``source`` into ``out``; return the cohort summary table.
 
-    Records finished by an earlier run into the same ``out`` are skipped when ``resume``.
+    With ``resume``, records an earlier run into the same ``out`` finished with the same
+    settings are skipped; failed records and records made with other settings are redone.
     A record that cannot be read or processed is recorded as failed with its reason; the
     others continue.
     """
@@ -74,20 +77,28 @@ def preprocess_cohort(source: str | os.PathLike, out: str | os.PathLike,
     refs = discover_records(source, exclude=[out])
     ids = _unique_ids(refs, source)
     status_dir = out / "status"
-    done = load_status(status_dir) if resume else {}
+    task = _Task(str(out), window, fs, table_format, save_windows, cache_dir)
+    settings = _settings_key(task)
+    done = {rid for rid, status in load_status(status_dir).items()
+            if resume and status.get("ok") and status.get("settings") == settings}
     todo = [(ref, rid) for ref, rid in zip(refs, ids, strict=True) if rid not in done]
     log.info("%d records found, %d already done, %d to process", len(refs), len(refs) - len(todo),
              len(todo))
-    task = _Task(str(out), window, fs, table_format, save_windows, cache_dir)
     function = functools.partial(_preprocess_record, task=task)
     results = iter_results(todo, function, workers=workers)
     for result in progress(results, total=len(todo), desc="preprocess", unit="record"):
         status = {"record": result.record_id, "source": result.ref, "ok": result.ok,
-                  "error": result.error, **result.payload}
+                  "error": result.error, "settings": settings, **result.payload}
         if not result.ok:
             log.warning("record %s failed: %s", result.ref, result.error)
         write_status(status_dir, result.record_id, status)
     return write_summary(out, ids)
+
+
+def _settings_key(task: _Task) -> str:
+    """A digest of everything that shapes a record's output (not where it is written)."""
+    settings = {k: v for k, v in dataclasses.asdict(task).items() if k != "out"}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _unique_ids(refs: list[str], source) -> list[str]:

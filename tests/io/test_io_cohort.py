@@ -94,14 +94,15 @@ def test_cohort_isolates_failures_and_reports_them(cohort, tmp_path):
 
 def test_cohort_resumes_after_interruption(cohort, tmp_path):
     out = tmp_path / "out"
-    preprocess_cohort(cohort, out, fs=100.0)
+    first = preprocess_cohort(cohort, out, fs=100.0)
+    failed = {f"{r}.json" for r in first.loc[first["status"] == "failed", "record"]}
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "status").glob("*.json")}
     (out / "status" / "good_b.json").unlink()  # as if killed before good_b finished
     summary = preprocess_cohort(cohort, out, fs=100.0)
     after = {p.name: p.stat().st_mtime_ns for p in (out / "status").glob("*.json")}
     assert after.keys() == stamps.keys()
     changed = {name for name in after if after[name] != stamps.get(name)}
-    assert changed == {"good_b.json"}
+    assert changed == {"good_b.json"} | failed  # failures are retried, finished ones kept
     assert len(summary) == 8 and summary.set_index("record").loc["good_b", "status"] == "ok"
 
 
@@ -187,3 +188,13 @@ def test_a_dying_worker_fails_only_its_records():
     assert not results["c"].ok and results["c"].error == "ValueError: bad values"
     for name in "adef":  # in flight with b or after it: retried, not failed
         assert results[name].ok and results[name].payload == {"ref": name}
+
+
+def test_resume_redoes_records_made_with_other_settings(cohort, tmp_path):
+    out = tmp_path / "out"
+    preprocess_cohort(cohort, out, fs=100.0, save_windows=False)
+    stamp = (out / "status" / "good_a.json").stat().st_mtime_ns
+    preprocess_cohort(cohort, out, WindowConfig(window_s=10.0, hop_s=10.0), fs=100.0,
+                      save_windows=False)
+    assert (out / "status" / "good_a.json").stat().st_mtime_ns != stamp
+    assert (pd.read_parquet(out / "records" / "good_a.parquet")["duration_s"] == 10.0).all()
