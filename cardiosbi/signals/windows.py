@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cardiosbi.errors import ConfigError
-from cardiosbi.io.recording import Channel, Recording
+from cardiosbi.io.recording import Channel, Numeric, Recording
 from cardiosbi.signals import abp as abp_mod
 from cardiosbi.signals import ecg as ecg_mod
 from cardiosbi.signals import ppg as ppg_mod
@@ -30,6 +30,7 @@ from cardiosbi.signals.normalize import normalize_window
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("ppg", "abp")
+_CHUNK_MARGIN_S = 30.0  # signal kept around a chunk so filters and detectors settle
 LABEL_COLUMNS = ("hr_ppg", "hr_ecg", "hr_abp", "map_abp", "sbp_abp", "dbp_abp")
 
 
@@ -67,6 +68,7 @@ class WindowConfig:
     ecg_method: str = "neurokit"
     abp_method: str = "zong2003"
     numerics_max_age_s: float = 60.0
+    chunk_s: float = 3600.0  # longer records are processed in chunks of this length
     normalize: bool = True  # False: windows in physical units (e.g. for level-aware inputs)
     quality: QualityConfig = field(default_factory=QualityConfig)
 
@@ -90,22 +92,71 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
 
     Returns ``windows`` (W, C, T) float32 — accepted windows only, channels in the order of
     ``channels``, normalised by :func:`normalize_window` unless ``config.normalize`` is False
-    (then in physical units, so a level-aware input can be built as for simulations) — and ``quality``: one row per window with ``record``, ``window`` (row in
-    ``windows``, −1 if rejected), ``start_s``, ``duration_s``, ``accepted``, ``reason``
-    (``;``-separated ``check:channel`` codes), the SQI values, the reference labels
-    (``hr_ppg``, ``hr_ecg``, ``hr_abp``, ``map_abp``, ``sbp_abp``, ``dbp_abp``) and any numerics
-    (``co``, ``sv``, ``svr``…) aligned by time. Arguments override ``config``.
+    (then in physical units, so a level-aware input can be built as for simulations) — and
+    ``quality``: one row per window with ``record``, ``window`` (row in ``windows``, −1 if
+    rejected), ``start_s``, ``duration_s``, ``accepted``, ``reason`` (``;``-separated
+    ``check:channel`` codes), the SQI values, the reference labels (``hr_ppg``, ``hr_ecg``,
+    ``hr_abp``, ``map_abp``, ``sbp_abp``, ``dbp_abp``) and any numerics (``co``, ``sv``, ``svr``…)
+    aligned by time. Arguments override ``config``. Records longer than ``config.chunk_s`` are
+    processed in chunks (with margins for the detectors), so memory stays bounded.
     """
     cfg = resolve_window_config(config, channels, sampling_rate, window_s, hop_s)
     for kind in cfg.channels:
         recording.channel(kind)  # a missing model channel is a record-level error
+    starts = _window_starts(recording.duration_s, cfg.window_s, cfg.hop_s)
+    parts = []
+    for lo, hi, chunk in _chunks(starts, recording.duration_s, cfg):
+        chunk_windows, table = _windows_at(_crop(recording, lo, hi), chunk - lo, cfg)
+        table["start_s"] = chunk  # absolute times, exactly on the hop grid
+        parts.append((chunk_windows, table))
+    windows = [w for part_windows, _q in parts for w in part_windows]
+    quality = _join_tables([q for _w, q in parts], recording)
+    n_samples = int(round(cfg.window_s * cfg.sampling_rate))
+    if not windows:
+        array = np.empty((0, len(cfg.channels), n_samples), dtype=np.float32)
+    elif cfg.normalize:
+        array = normalize_window(np.stack(windows))
+    else:
+        array = np.stack(windows).astype(np.float32)
+    log.debug("%s: %d/%d windows accepted", recording.name, len(windows), len(quality))
+    return array, quality
+
+
+def _chunks(starts: np.ndarray, duration_s: float, cfg: WindowConfig):
+    """(lo, hi, window starts) per chunk of ``chunk_s``; lo/hi include detector margins."""
+    margin = _CHUNK_MARGIN_S + cfg.max_lag_s
+    for begin in np.arange(0.0, max(duration_s, 1e-9), cfg.chunk_s):
+        chunk = starts[(starts >= begin) & (starts < begin + cfg.chunk_s)]
+        if chunk.size:
+            yield (max(0.0, chunk[0] - margin),
+                   min(duration_s, chunk[-1] + cfg.window_s + margin), chunk)
+
+
+def _crop(recording: Recording, lo: float, hi: float) -> Recording:
+    """The part of ``recording`` between ``lo`` and ``hi`` [s], timed from ``lo``."""
+    if lo <= 0 and hi >= recording.duration_s:
+        return recording
+    channels = {}
+    for key, ch in recording.channels.items():
+        i0 = min(ch.signal.size, max(0, int(np.floor((lo - ch.start_s) * ch.fs))))
+        i1 = min(ch.signal.size, max(i0, int(np.ceil((hi - ch.start_s) * ch.fs))))
+        channels[key] = Channel(ch.name, ch.signal[i0:i1], ch.fs, ch.unit, ch.raw_name,
+                                start_s=max(0.0, ch.start_s + i0 / ch.fs - lo))
+    numerics = {key: Numeric(n.name, n.times_s - lo, n.values, n.unit, n.raw_name)
+                for key, n in recording.numerics.items()}
+    return Recording(recording.name, channels, recording.source, recording.format,
+                     recording.start_time, numerics, recording.metadata)
+
+
+def _windows_at(recording: Recording, starts: np.ndarray, cfg: WindowConfig
+                ) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """Windows (accepted, unnormalised) and quality rows at ``starts`` of one (chunk of a) record."""
     analyses = {}
     for kind in ("ppg", "abp", "ecg"):
         if recording.of_kind(kind) is not None:
             analysis = _analyse(recording, kind, cfg, reference=kind not in cfg.channels)
             if analysis is not None:
                 analyses[kind] = analysis
-    starts = _window_starts(recording.duration_s, cfg.window_s, cfg.hop_s)
     grid = {kind: _on_grid(recording.of_kind(kind), recording.duration_s, cfg.sampling_rate)
             for kind in set(cfg.channels) | ({"ppg", "abp"} & set(analyses))}
     rows, windows = [], []
@@ -115,16 +166,19 @@ def make_windows(recording: Recording, channels=None, sampling_rate: float | Non
             row["window"] = len(windows)
             windows.append(window)
         rows.append(row)
-    quality = pd.DataFrame(rows, columns=_columns(rows, recording))
-    n_samples = int(round(cfg.window_s * cfg.sampling_rate))
-    if not windows:
-        array = np.empty((0, len(cfg.channels), n_samples), dtype=np.float32)
-    elif cfg.normalize:
-        array = normalize_window(np.stack(windows))
-    else:
-        array = np.stack(windows).astype(np.float32)
-    log.debug("%s: %d/%d windows accepted", recording.name, len(windows), len(rows))
-    return array, quality
+    return windows, pd.DataFrame(rows)
+
+
+def _join_tables(tables: list[pd.DataFrame], recording: Recording) -> pd.DataFrame:
+    """One quality table from the chunks': window indices renumbered, times made absolute."""
+    offset, rows = 0, []
+    for table in tables:
+        for row in table.to_dict("records"):
+            if row["window"] >= 0:
+                row["window"] += offset
+            rows.append(row)
+        offset += int((table["window"] >= 0).sum()) if len(table) else 0
+    return pd.DataFrame(rows, columns=_columns(rows, recording))
 
 
 def resolve_window_config(config: WindowConfig | None = None, channels=None,
@@ -141,6 +195,8 @@ def resolve_window_config(config: WindowConfig | None = None, channels=None,
                           f"{cfg.channels}")
     if not (cfg.sampling_rate > 0 and cfg.window_s > 0 and cfg.hop_s > 0):
         raise ConfigError("sampling_rate, window_s and hop_s must all be > 0")
+    if not cfg.chunk_s >= cfg.window_s:
+        raise ConfigError(f"chunk_s ({cfg.chunk_s}) must be at least window_s ({cfg.window_s})")
     return cfg
 
 

@@ -148,3 +148,17 @@ def test_unnormalised_windows_keep_physical_units_and_normalise_to_the_default(v
     np.testing.assert_allclose(normalize_window(raw), normalised, atol=1e-4)
     accepted = quality[quality["accepted"]]
     np.testing.assert_allclose(raw[:, 1].mean(axis=1), accepted["map_abp"], atol=3.0)
+
+
+def test_chunked_processing_matches_whole_record_processing(v292s):
+    rec = load_recording(v292s)
+    whole_windows, whole = make_windows(rec)
+    chunked_windows, chunked = make_windows(rec, config=WindowConfig(chunk_s=60.0))
+    assert list(chunked["start_s"]) == list(whole["start_s"])
+    assert (chunked["accepted"] == whole["accepted"]).mean() >= 0.95
+    both = whole["accepted"] & chunked["accepted"]
+    for label in ("hr_ppg", "hr_abp", "hr_ecg", "map_abp", "sbp_abp", "dbp_abp"):
+        np.testing.assert_allclose(chunked.loc[both, label], whole.loc[both, label], atol=0.05)
+    assert list(chunked.loc[chunked["accepted"], "window"]) == list(range(len(chunked_windows)))
+    same = whole.loc[both, "window"].to_numpy(), chunked.loc[both, "window"].to_numpy()
+    np.testing.assert_allclose(whole_windows[same[0]], chunked_windows[same[1]], atol=1e-3)
