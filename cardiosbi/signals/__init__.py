@@ -16,12 +16,12 @@ from cardiosbi.signals.beats import beats_rate, beats_variability
 from cardiosbi.signals.ecg import ecg_clean, ecg_peaks
 from cardiosbi.signals.filters import signal_bandpass, signal_lowpass, signal_resample
 from cardiosbi.signals.normalize import normalize_window
-from cardiosbi.signals.ppg import ppg_clean, ppg_peaks, ppg_quality
+from cardiosbi.signals.ppg import ppg_clean, ppg_peaks, ppg_quality, ppg_upstrokes
 from cardiosbi.signals.windows import QualityConfig, WindowConfig, acceptance_rate, make_windows
 
 __all__ = [
     "QualityConfig", "WindowConfig", "abp_clean", "abp_onsets", "abp_peaks", "abp_quality",
     "abp_ssf", "acceptance_rate", "beats_rate", "beats_variability", "ecg_clean", "ecg_peaks",
-    "make_windows", "normalize_window", "ppg_clean", "ppg_peaks", "ppg_quality",
+    "make_windows", "normalize_window", "ppg_clean", "ppg_peaks", "ppg_quality", "ppg_upstrokes",
     "signal_bandpass", "signal_lowpass", "signal_resample", "signals_lag",
 ]
