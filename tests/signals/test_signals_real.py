@@ -162,3 +162,17 @@ def test_chunked_processing_matches_whole_record_processing(v292s):
     assert list(chunked.loc[chunked["accepted"], "window"]) == list(range(len(chunked_windows)))
     same = whole.loc[both, "window"].to_numpy(), chunked.loc[both, "window"].to_numpy()
     np.testing.assert_allclose(whole_windows[same[0]], chunked_windows[same[1]], atol=1e-3)
+
+
+def test_zong_onsets_sit_at_the_foot_of_each_upstroke(v292s):
+    from cardiosbi.signals import abp_peaks
+
+    rec = load_recording(v292s)
+    abp, fs = rec.channels["abp"].signal, 250.0
+    cleaned = abp_clean(abp, fs)
+    beats = abp_peaks(abp, abp_onsets(cleaned, fs), fs, abp_cleaned=cleaned)
+    rise = (beats.peaks - beats.onsets) / fs
+    assert 0.04 < np.median(rise) < 0.25  # radial systolic upstroke
+    foot_above_minimum = abp[beats.onsets] - beats.dbp
+    assert np.median(foot_above_minimum) < 2.0  # mmHg: the foot is the diastolic minimum
+    assert np.all(np.diff(beats.onsets) >= 0.25 * fs)  # eye-closing period respected
