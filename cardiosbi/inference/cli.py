@@ -12,8 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference.config import NPEConfig
-from cardiosbi.inference.sources import load_training_data
-from cardiosbi.inference.training import train_npe
+from cardiosbi.inference.sources import build_datamodule
+from cardiosbi.inference.training import fit_posterior
 from cardiosbi.utils.rundir import atomic_write_text, write_run_info
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,10 @@ def train(cfg: DictConfig) -> int:
     """Train a posterior and write ``<out>/posterior.pt`` with config and training summary."""
     _quiet_lightning()
     config = npe_config(cfg)
-    data = load_training_data(cfg.data, seed=config.seed)
     out = Path(cfg.out)
     if config.trainer.checkpoint_dir is None:
         config.trainer.checkpoint_dir = str(out / "checkpoints")
-    posterior = train_npe(data.theta, data.x, data.names, data.low, data.high, config,
-                          status=data.status, units=data.units)
+    posterior = fit_posterior(build_datamodule(cfg.data, config), config)
     if rank_zero_only.rank != 0:
         return 0  # under DDP every rank trains; only rank 0 writes
     out.mkdir(parents=True, exist_ok=True)

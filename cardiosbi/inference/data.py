@@ -105,6 +105,7 @@ class TensorDataModule(lightning.LightningDataModule):
         seed: int = 0,
         allow_missing_x: bool = False,
         num_workers: int = 0,
+        units: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         theta = torch.as_tensor(theta, dtype=torch.float64)
@@ -113,6 +114,7 @@ class TensorDataModule(lightning.LightningDataModule):
         high = torch.as_tensor(high, dtype=torch.float64).flatten()
         _check_shapes(theta, x, parameter_names, low, high, status)
         self.parameter_names = list(parameter_names)
+        self.units = list(units) if units is not None else None
         self.low, self.high = low, high
         self.row_filter = filter_rows(theta, x, low, high, _as_status(status), allow_missing_x)
         dropped = not bool(self.row_filter.keep.all())

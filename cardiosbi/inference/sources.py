@@ -1,4 +1,9 @@
-"""Training data named by the ``data`` config group: the toy task or a tensor file."""
+"""Training data named by the ``data`` config group: the toy task or a tensor file.
+
+:func:`build_datamodule` is the one place ``cardiosbi train`` turns a ``data`` node into an
+:class:`~cardiosbi.inference.data.NPEDataModule`; a new source (e.g. the simulated-dataset
+Zarr store) adds a branch there returning its own data module.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cardiosbi.errors import ConfigError, InputFileError
+from cardiosbi.inference.config import NPEConfig
+from cardiosbi.inference.data import TensorDataModule
 from cardiosbi.inference.tasks import LinearGaussianTask
+from cardiosbi.inference.training import check_config
 from cardiosbi.utils.config import to_dataclass
 from cardiosbi.utils.paths import existing_path
 
@@ -45,6 +53,18 @@ class TensorFileSource:
 
     source: str = "tensor_file"
     path: str = ""
+
+
+def build_datamodule(node: DictConfig | dict[str, Any], config: NPEConfig) -> TensorDataModule:
+    """The data module for the ``data`` config node, checked against ``config`` first."""
+    data = load_training_data(node, seed=config.seed)
+    check_config(config, tuple(data.x.shape[1:]))
+    return TensorDataModule(
+        data.theta, data.x, data.names, data.low, data.high, status=data.status,
+        val_fraction=config.trainer.val_fraction, batch_size=config.trainer.batch_size,
+        seed=config.seed, allow_missing_x=config.model.embedding.missing_mask,
+        num_workers=config.trainer.num_workers, units=data.units,
+    )
 
 
 def load_training_data(node: DictConfig | dict[str, Any], seed: int) -> TrainingData:
