@@ -69,7 +69,8 @@ def reader(args) -> list[dict]:
         for n in args.reader_sizes:
             root = Path(tmp) / f"r{n}"
             # clean windows: reader memory does not depend on the effects, only on the store size
-            _, build_s = _build(root, [f"n={n}", "shard_size=1000", "measurement=clean"], "cpu")
+            _, build_s = _build(root, [f"n={n}", "shard_size=1000", "measurement=clean",
+                                       "simulator=windkessel"], "cpu")
             out = subprocess.run([sys.executable, "-c", READER, str(root)], capture_output=True,
                                  text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
             count, elapsed, rss = out.stdout.split()

@@ -11,8 +11,8 @@ from tests.datasets.conftest import small_spec
 
 @pytest.mark.slow
 def test_one_subject_through_the_1d_solver_gives_finite_windows_and_labels():
-    spec = small_spec(1, 1, "simulator=hemodynamics", "simulator.dx=0.002",
-                      "simulator.max_cycles=8", "prior=pwdb")
+    spec = small_spec(1, 1, "simulator.dx=0.002", "simulator.max_cycles=8", "prior=pwdb",
+                      simulator="hemodynamics")
     pipeline = Pipeline(spec, "cpu")
     out = pipeline.candidates([5], pipeline.theta_names)
     assert out["reasons"] == [""], out["reasons"]

@@ -19,7 +19,7 @@ from cardiosbi.datasets.cli import spec_from_config
 from cardiosbi.datasets.reader import SimulatedStore
 from cardiosbi.errors import InputFileError
 
-ARGS = ["n=200", "shard_size=10", "measurement.window_s=4", "simulator.n_phase=256", "plots=false",
+ARGS = ["simulator=windkessel", "n=200", "shard_size=10", "measurement.window_s=4", "simulator.n_phase=256", "plots=false",
         "device=cpu"]
 
 

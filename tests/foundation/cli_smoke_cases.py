@@ -60,7 +60,8 @@ def _check_calibrate(tmp: Path) -> None:
 
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "quickstart": ([], _nothing_to_check),
-    "simulate": (["out={tmp}/sim", "n=8", "shard_size=4", "measurement.window_s=2", "plots=false"],
+    "simulate": (["out={tmp}/sim", "simulator=windkessel", "n=8", "shard_size=4",
+                  "measurement.window_s=2", "plots=false"],
                  _simulated_store),
     "preprocess": (["{repo}/tests/data/real/041s/041s.hea", "--out", "{tmp}/pre", "format=csv"],
                    _check_preprocess),
