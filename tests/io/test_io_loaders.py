@@ -209,3 +209,28 @@ def test_variable_layout_multisegment_record_fills_gaps_with_nan(v292s, tmp_path
     np.testing.assert_allclose(abp[3000:], second[:, 0], atol=0.03)
     assert np.isnan(rec.channels["ppg"].signal[2000:]).all()
     assert np.isnan(rec.channels["ecg"].signal[:3000]).all()
+
+
+def test_vital_tracks_with_gaps_and_late_starts(v292s, tmp_path):
+    import vitaldb
+
+    rec = load_recording(v292s)
+    abp = rec.channels["abp"].signal.astype(np.float32)
+    ppg = rec.channels["ppg"].signal.astype(np.float32)
+    t0 = 1_700_000_000.0
+    vf = vitaldb.VitalFile()
+    vf.add_track("SNUADC/ART", [{"dt": t0, "val": abp[:2500]},
+                                {"dt": t0 + 20.0, "val": abp[5000:7500]}], srate=250, unit="mmHg")
+    vf.add_track("SNUADC/PLETH", [{"dt": t0 + 5.0, "val": ppg[:5000]}], srate=250, unit="")
+    vf.add_track("EV1000/SV", [{"dt": t0 + 3.0, "val": 70.0}, {"dt": t0 + 23.0, "val": 72.0}],
+                 unit="mL")
+    path = tmp_path / "gaps.vital"
+    vf.to_vital(str(path))
+    back = load_recording(path)
+    art = back.channels["abp"].signal
+    assert back.channels["abp"].start_s == 0.0 and back.channels["ppg"].start_s == 5.0
+    np.testing.assert_array_equal(art[:2500], abp[:2500])
+    assert np.isnan(art[2500:5000]).all()
+    np.testing.assert_array_equal(art[5000:7500], abp[5000:7500])
+    np.testing.assert_allclose(back.numerics["sv"].times_s, [3.0, 23.0])
+    assert back.numerics["sv"].unit == "mL"
