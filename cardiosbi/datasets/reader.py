@@ -244,17 +244,20 @@ class ZarrSource:
 
     source: str = "zarr"
     path: str = ""
-    batch_size: int = 256
+    batch_size: int | None = None  # None: the trainer's batch size
     fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     channels: list[str] | None = None
     parameters: list[str] | None = None
     normalize: str = "window"
-    num_workers: int = 0
+    num_workers: int | None = None  # None: the trainer's num_workers
 
 
-def data_module_from_config(node, seed: int = 0) -> SimulatedDataModule:
-    """The streaming data module described by a ``data: zarr`` config node."""
+def data_module_from_config(node, seed: int = 0, batch_size: int = 256,
+                            num_workers: int = 0) -> SimulatedDataModule:
+    """The streaming data module described by a ``data: zarr`` config node; ``batch_size`` and
+    ``num_workers`` (the trainer's) apply where the node leaves them null."""
     spec = to_dataclass(node, ZarrSource, "data")
     path = existing_path(spec.path, "simulated dataset folder")
-    return SimulatedDataModule(path, spec.batch_size, spec.fractions, spec.channels, spec.parameters,
-                               spec.normalize, spec.num_workers, seed)
+    return SimulatedDataModule(
+        path, spec.batch_size or batch_size, spec.fractions, spec.channels, spec.parameters,
+        spec.normalize, num_workers if spec.num_workers is None else spec.num_workers, seed)

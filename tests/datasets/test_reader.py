@@ -115,6 +115,9 @@ def test_data_config_builds_the_module_and_checks_the_path(root, tmp_path):
     cfg = compose("train", ["data=zarr", f"data.path={root}", "data.batch_size=4"])
     module = data_module_from_config(cfg.data, seed=1)
     assert module.batch_size == 4 and module.x_shape == (2, 500)
+    default = data_module_from_config(compose("train", ["data=zarr", f"data.path={root}"]).data,
+                                      batch_size=32, num_workers=0)
+    assert default.batch_size == 32
     with pytest.raises(InputFileError, match="not found"):
         data_module_from_config(compose("train", ["data=zarr", f"data.path={tmp_path}/none"]).data)
     with pytest.raises(ConfigError, match="unknown config key"):
