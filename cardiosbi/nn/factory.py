@@ -12,8 +12,9 @@ from cardiosbi.nn.mlp import IdentityEmbedding, MLPEmbedding
 from cardiosbi.nn.resnet1d import ResNet1dEmbedding
 from cardiosbi.nn.standardize import Standardize
 from cardiosbi.nn.tcn import TCNEmbedding
+from cardiosbi.nn.transformer import TransformerEmbedding
 
-SERIES_KINDS = ("resnet1d", "tcn")
+SERIES_KINDS = ("resnet1d", "tcn", "transformer")
 VECTOR_KINDS = ("identity", "mlp")
 
 
@@ -21,8 +22,10 @@ VECTOR_KINDS = ("identity", "mlp")
 class EmbeddingConfig:
     """Embedding network settings (hydra group ``model``, key ``embedding``).
 
-    ``kind``: auto (resnet1d for (C, T) series, identity for vectors), resnet1d, tcn, mlp,
-    identity. ``channels``: conv widths per stage (resnet1d) or per level (tcn).
+    ``kind``: auto (resnet1d for (C, T) series, identity for vectors), resnet1d, tcn,
+    transformer, mlp, identity. ``channels``: conv widths per stage (resnet1d) or per level
+    (tcn); the transformer uses ``channels[-1]`` as its token width, ``len(channels)`` layers
+    and patches of ``patch`` samples.
     ``missing_mask``: accept NaN samples (missing data) and add an indicator channel.
     """
 
@@ -32,6 +35,7 @@ class EmbeddingConfig:
     channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     kernel_size: int = 7
     tcn_downsample: int = 4
+    patch: int = 25
     missing_mask: bool = False
 
 
@@ -76,6 +80,14 @@ def build_embedding(config: EmbeddingConfig, x_shape: tuple[int, ...]) -> Embedd
         body: nn.Module = ResNet1dEmbedding(width, config.features, config.channels, config.kernel_size)
     elif kind == "tcn":
         body = TCNEmbedding(width, config.features, config.channels, config.kernel_size, config.tcn_downsample)
+    elif kind == "transformer":
+        if x_shape[1] < config.patch or config.channels[-1] % 4:
+            raise ConfigError(
+                f"transformer embedding needs windows of at least model.embedding.patch={config.patch} "
+                f"samples (got {x_shape[1]}) and a token width channels[-1] divisible by 4 heads"
+            )
+        body = TransformerEmbedding(width, config.features, width=config.channels[-1],
+                                    layers=len(config.channels), patch=config.patch)
     elif kind == "mlp":
         body = MLPEmbedding(width, config.features, config.hidden)
     else:

@@ -16,6 +16,10 @@ CASES = {
     "fmpe": ("fmpe", {}, {}, False),
     "nsf-ensemble": ("nsf", {"ensemble_size": 2}, {}, False),
     "nsf-resnet1d": ("nsf", {"embedding": {"channels": [8, 16], "features": 16}}, {"series_length": 64}, False),
+    "maf-transformer": (
+        "maf", {"embedding": {"kind": "transformer", "channels": [16], "features": 16, "patch": 16}},
+        {"series_length": 64}, False,
+    ),
     "fmpe-tcn-mask": (
         "fmpe",
         {"embedding": {"kind": "tcn", "channels": [8, 8, 8], "features": 16, "missing_mask": True}},

@@ -10,7 +10,7 @@ import torch
 from cardiosbi.errors import ConfigError
 from cardiosbi.nn import EmbeddingConfig, MissingDataMask, Standardize, build_embedding
 
-SERIES_KINDS = ["resnet1d", "tcn"]
+SERIES_KINDS = ["resnet1d", "tcn", "transformer"]
 
 
 @pytest.mark.parametrize("kind", SERIES_KINDS)
@@ -43,6 +43,11 @@ def test_auto_kind_and_identity_for_vectors():
 def test_embedding_kind_that_does_not_fit_the_data_is_a_config_error(kind, shape):
     with pytest.raises(ConfigError, match="model.embedding.kind"):
         build_embedding(EmbeddingConfig(kind=kind), shape)
+
+
+def test_transformer_rejects_windows_shorter_than_a_patch():
+    with pytest.raises(ConfigError, match="patch"):
+        build_embedding(EmbeddingConfig(kind="transformer", patch=50), (1, 40))
 
 
 def test_missing_data_mask_zeroes_nans_and_adds_indicator():
