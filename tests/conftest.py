@@ -11,6 +11,7 @@ from cardiosbi.utils.seeding import seed_everything
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+REAL_RECORDS = REPO_ROOT / "tests" / "data" / "real"
 
 
 @pytest.fixture
@@ -24,6 +25,23 @@ def seed() -> int:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture
+def real_dir() -> Path:
+    """Real WFDB test records shipped in tests/data/real (provenance in its README)."""
+    return REAL_RECORDS
+
+
+@pytest.fixture
+def v292s() -> Path:
+    return REAL_RECORDS / "v292s"
+
+
+@pytest.fixture
+def v136s() -> Path:
+    """The quickstart's shipped sample record."""
+    return REPO_ROOT / "data" / "samples" / "v136s"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,7 +18,7 @@ from cardiosbi.signals.ppg import ppg_quality
 @pytest.fixture(scope="module")
 def minute():
     """The first 80 s of v292s (a clean record: nearly every window accepted)."""
-    from tests.signals.conftest import REAL
+    from tests.conftest import REAL_RECORDS as REAL
 
     rec = load_recording(REAL / "v292s")
     for channel in rec.channels.values():

@@ -21,7 +21,8 @@ from cardiosbi.signals import (
 
 @pytest.fixture(scope="module")
 def processed():
-    from tests.signals.conftest import REAL, REPO
+    from tests.conftest import REAL_RECORDS as REAL
+    from tests.conftest import REPO_ROOT as REPO
 
     out = {}
     for path in (REPO / "data" / "samples" / "v136s", REAL / "v292s"):
