@@ -69,6 +69,12 @@ _QUANTITIES = [
     Quantity("age", "years", 18.0, 95.0, "Age of the virtual subject.", "parameter"),
     Quantity("p_out", "mmHg", 0.0, 40.0, "Outflow (venous) pressure downstream of every Windkessel.", "parameter"),
     Quantity("p_ref", "mmHg", 0.0, 120.0, "Reference pressure of the tube law (pressure at A = A0).", "parameter"),
+    # --- optical PPG sensor/skin parameters (simulators/ppg/optical.py) ---
+    Quantity("melanin", "1", 0.0, 0.5, "Melanin volume fraction of the epidermis (skin tone).", "parameter"),
+    Quantity("blood_fraction", "1", 0.001, 0.1, "Blood volume fraction of the dermis.", "parameter"),
+    Quantity("pulsatile_fraction", "1", 0.0, 0.3, "Peak relative increase of dermal blood volume over a beat.", "parameter"),
+    Quantity("spo2", "1", 0.6, 1.0, "Arterial oxygen saturation.", "parameter"),
+    Quantity("perfusion_index", "%", 0.0, 100.0, "Optical PPG AC / DC * 100 at the sensor.", "biomarker"),
 ]
 
 REGISTRY: dict[str, Quantity] = {q.name: q for q in _QUANTITIES}

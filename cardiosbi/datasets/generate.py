@@ -206,4 +206,4 @@ def _assemble(rows: list[dict], layout: store.Layout, need: int) -> dict[str, np
 
 
 def _unit(channel: str) -> str:
-    return {"P": "mmHg", "PPG": "1", "Q": "mL/s", "A": "mm^2"}[channel.rsplit("/", 1)[-1]]
+    return {"P": "mmHg", "PPG": "1", "OPPG": "1", "Q": "mL/s", "A": "mm^2"}[channel.rsplit("/", 1)[-1]]

@@ -3,7 +3,10 @@
 Both simulators end in the same :class:`Beats`: per channel ``"site/signal"`` a (B, n_phase)
 array holding one periodic beat on a uniform phase grid, the period per subject, labels in
 registry units, and a status/reason per subject. Signals: ``P`` (pressure, mmHg), ``PPG``
-(volume PPG, PWDB recipe, in [0, 1]), ``Q`` (flow, mL/s) and ``A`` (area, mm^2).
+(volume PPG, PWDB recipe, in [0, 1]), ``OPPG`` (optical PPG of a sensor over the site, driven
+by the volume PPG; normalised waveform plus a ``perfusion_index_<site>`` label; its skin
+parameters melanin, blood_fraction, pulsatile_fraction, spo2 are prior dimensions), ``Q``
+(flow, mL/s) and ``A`` (area, mm^2).
 
 * ``windkessel``: the 0D three-element Windkessel (:mod:`simulators.windkessel`), one site
   ``aortic_root``. Exact and cheap.
@@ -24,7 +27,9 @@ from simulators import windkessel
 from simulators.ppg import volume_ppg
 
 MMHG = 133.322
-SIGNALS = ("P", "PPG", "Q", "A")
+SIGNALS = ("P", "PPG", "OPPG", "Q", "A")
+OPTICAL_PARAMETERS = ("melanin", "blood_fraction", "pulsatile_fraction", "spo2")
+OPTICAL_BATCH = 64  # subjects per optical transport evaluation (bounds its memory)
 HEMODYNAMICS_LABELS = ("hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pp", "pwv_cf", "tac")
 
 
@@ -39,6 +44,9 @@ class SimulatorConfig:
     batch_size: int = 256
     dx: float = 1e-3  # hemodynamics: cell size [m]
     max_cycles: int = 30  # hemodynamics: cycle cap before a subject is flagged not_periodic
+    optical_wavelength_nm: float = 660.0  # OPPG channels: sensor wavelength
+    optical_geometry: str = "reflectance"  # OPPG: reflectance or transmission
+    optical_distance_mm: float = 3.0  # OPPG: source-detector distance
 
 
 @dataclass
@@ -55,8 +63,14 @@ class Simulator:
     """Common interface; ``parameters`` are the prior names it accepts."""
 
     name = ""
-    parameters: tuple[str, ...] = ()
+    hemodynamic_parameters: tuple[str, ...] = ()
     version = ""
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Prior names this simulator uses (skin parameters only with an optical channel)."""
+        optical = any(c.endswith("/OPPG") for c in self.config.channels)
+        return self.hemodynamic_parameters + (OPTICAL_PARAMETERS if optical else ())
 
     def __init__(self, config: SimulatorConfig, device: str):
         self.config = config
@@ -74,6 +88,25 @@ class Simulator:
     def label_names(self) -> list[str]:
         raise NotImplementedError
 
+    def optical_labels(self) -> list[str]:
+        return [f"perfusion_index_{c.partition('/')[0]}" for c in self.config.channels
+                if c.endswith("/OPPG")]
+
+    def _channels(self, site: str, signals, dt, p_out, params, labels) -> dict[str, np.ndarray]:
+        """Every requested channel of ``site`` from its one-beat signals (B, n_phase)."""
+        out = {}
+        for channel in self.config.channels:
+            name, _, signal = channel.partition("/")
+            if name != site:
+                continue
+            if signal == "OPPG":
+                waveform, pi = _optical(signals, dt, p_out, params, self.config)
+                out[channel] = waveform
+                labels[f"perfusion_index_{site}"] = pi
+            else:
+                out[channel] = _signal(signals, signal, dt, p_out)
+        return out
+
     def run(self, params: Mapping[str, np.ndarray]) -> Beats:
         raise NotImplementedError
 
@@ -83,7 +116,7 @@ class Simulator:
 
 class WindkesselSimulator(Simulator):
     name = "windkessel"
-    parameters = windkessel.PARAMETERS
+    hemodynamic_parameters = windkessel.PARAMETERS
     version = "wk3-exact-1"
 
     def _check_sites(self, sites):
@@ -92,28 +125,30 @@ class WindkesselSimulator(Simulator):
                               "simulator.channels to aortic_root/P and/or aortic_root/PPG")
 
     def label_names(self) -> list[str]:
-        return ["hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pp", "tac"]
+        return ["hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pp", "tac", *self.optical_labels()]
 
     def run(self, params):
         tensors = {k: torch.as_tensor(np.asarray(v), dtype=self.dtype, device=self.device)
-                   for k, v in params.items()}
+                   for k, v in params.items() if k in windkessel.PARAMETERS}
         start = time.perf_counter()
         result = windkessel.simulate(tensors, n_phase=self.config.n_phase, device=self.device,
                                      dtype=self.dtype)
         simulated = time.perf_counter()
         site = result.waveforms["aortic_root"]
         dt = result.period / result.phase.shape[0]
-        beats = {ch: _signal(site, ch.partition("/")[2], dt, None) for ch in self.config.channels}
+        labels = {k: _np(v) for k, v in result.labels.items()}
+        p_out = result.site_info["aortic_root"]["p_out"]
+        beats = self._channels("aortic_root", site, dt, p_out, params, labels)
         seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
-        return Beats(beats, _np(result.period), {k: _np(v) for k, v in result.labels.items()},
-                     _np(result.status).astype(np.int64), list(result.reason), seconds)
+        return Beats(beats, _np(result.period), labels, _np(result.status).astype(np.int64),
+                     list(result.reason), seconds)
 
 
 class HemodynamicsSimulator(Simulator):
     """The 1D solver through its public API; beats are cut per subject from the kept cycle."""
 
     name = "hemodynamics"
-    parameters = ("hr", "sv", "lvet", "pft", "rfv", "pvr", "pvc_scale", "k3", "diameter_scale",
+    hemodynamic_parameters = ("hr", "sv", "lvet", "pft", "rfv", "pvr", "pvc_scale", "k3", "diameter_scale",
                   "length_scale", "height", "p_out", "p_ref")
     version = "1d"
 
@@ -130,13 +165,14 @@ class HemodynamicsSimulator(Simulator):
     def label_names(self):
         sites = sorted({c.partition("/")[0] for c in self.config.channels})
         per_site = [f"{m}_{s}" for s in sites for m in ("map", "sbp", "dbp", "pp")]
-        return list(HEMODYNAMICS_LABELS) + per_site
+        return list(HEMODYNAMICS_LABELS) + per_site + self.optical_labels()
 
     def run(self, params):
         sites = tuple(sorted({c.partition("/")[0] for c in self.config.channels}))
         start = time.perf_counter()
         try:
-            result = self._simulate({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()},
+            result = self._simulate({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()
+                                     if k in self.hemodynamic_parameters},
                                     network=self.config.network, sites=sites, fs=self.config.fs,
                                     n_beats=1, device=str(self.device), dtype=self.dtype,
                                     dx=self.config.dx, max_cycles=self.config.max_cycles)
@@ -150,17 +186,14 @@ class HemodynamicsSimulator(Simulator):
         # Branch B of the volume PPG (non-terminal sites) drains the bed to the venous
         # outflow pressure: the subject's p_out (PWDB: 33.2 mmHg for every Windkessel).
         venous = torch.as_tensor(np.asarray(params.get("p_out", 33.2)) * MMHG, dtype=torch.float64)
-        beats = {}
+        beats, labels = {}, {k: _np(v) for k, v in result.labels.items()}
         for site in sites:
             # one beat per subject on its own phase grid first, so the PPG integrates one beat
             phased = {name: torch.as_tensor(_phase_resample(_np(w), period, ok, result.fs, n_phase))
                       for name, w in result.waveforms[site].items()}
             p_out = result.site_info[site].get("p_out", venous)
             p_out = torch.as_tensor(p_out, dtype=torch.float64).cpu()
-            for channel in self.config.channels:
-                if channel.partition("/")[0] == site:
-                    beats[channel] = _signal(phased, channel.partition("/")[2], dt, p_out)
-        labels = {k: _np(v) for k, v in result.labels.items()}
+            beats.update(self._channels(site, phased, dt, p_out, params, labels))
         seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
         return Beats(beats, period, labels, _np(result.status).astype(np.int64),
                      list(result.reason), seconds)
@@ -186,6 +219,29 @@ def _signal(site: Mapping[str, torch.Tensor], signal: str, dt, p_out) -> np.ndar
         return _np(site["A"] * 1e6)
     ppg, _scale = volume_ppg(site, dt, p_out)
     return _np(ppg)
+
+
+def _optical(signals, dt, p_out, params, config: SimulatorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Optical PPG waveform (B, n) and perfusion index (B,) of a sensor over the site; the
+    dermal arterial blood follows the site's volume PPG."""
+    from simulators.ppg.optical import SkinParameters, optical_ppg
+
+    drive = torch.as_tensor(volume_ppg(signals, dt, p_out)[0], dtype=torch.float64)
+    missing = [n for n in OPTICAL_PARAMETERS if n not in params]
+    if missing:
+        raise ConfigError(f"an OPPG channel needs prior parameter(s) {', '.join(missing)} "
+                          "(see cardiosbi/conf/prior/wearable.yaml)")
+    waveforms, indices = [], []
+    for i in range(0, drive.shape[0], OPTICAL_BATCH):
+        part = slice(i, i + OPTICAL_BATCH)
+        skin = SkinParameters(wavelength_nm=config.optical_wavelength_nm,
+                              distance_mm=config.optical_distance_mm,
+                              **{n: torch.as_tensor(np.asarray(params[n])[part]) for n in OPTICAL_PARAMETERS})
+        ok = torch.isfinite(drive[part]).all(dim=1)
+        out = optical_ppg(torch.nan_to_num(drive[part]), skin, config.optical_geometry)
+        waveforms.append(torch.where(ok[:, None], out.waveform, torch.nan))
+        indices.append(torch.where(ok, out.perfusion_index, torch.nan))
+    return _np(torch.cat(waveforms)), _np(torch.cat(indices))
 
 
 def _phase_resample(waveform: np.ndarray, period: np.ndarray, ok: np.ndarray, fs: float,

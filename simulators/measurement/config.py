@@ -51,7 +51,8 @@ class BandPass:
     enabled: bool = True
     order: int = 2
     # pass band [low, high] Hz per signal; low 0 means low-pass only (keeps the pressure level)
-    bands: dict[str, list[float]] = field(default_factory=lambda: {"P": [0.0, 16.0], "PPG": [0.5, 8.0]})
+    bands: dict[str, list[float]] = field(
+        default_factory=lambda: {"P": [0.0, 16.0], "PPG": [0.5, 8.0], "OPPG": [0.5, 8.0]})
 
 
 @dataclass
