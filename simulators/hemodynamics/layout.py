@@ -192,10 +192,11 @@ def build_parameters(
     beta = _wall_beta(E, h0, r0)
     gamma = beta / (3.0 * rho * np.sqrt(a0))
     # Tapered wall: momentum source that balances the x-dependence of A0 and beta (notes §2.2).
-    dr_dx = (rd - rp) / length
-    da0_dx = 2.0 * np.pi * r0 * dr_dx
-    eps = 1e-7
-    dbeta_dx = (_wall_beta(E, h0, r0 + eps) - _wall_beta(E, h0, r0 - eps)) / (2 * eps) * dr_dx
+    # Central differences over the flat array, whose ghosts copy their neighbour, give half
+    # gradients in the end cells, matching the one-sided flux difference there (well balanced).
+    dx_cell = length / n_cells[seg_of_cell]
+    da0_dx = _central_difference(a0, dx_cell, topo)
+    dbeta_dx = _central_difference(beta, dx_cell, topo)
     taper_a = beta * da0_dx / (3.0 * rho * a0**1.5) + dbeta_dx / (3.0 * rho * np.sqrt(a0))
     taper_c = dbeta_dx / rho
 
@@ -230,6 +231,13 @@ def build_parameters(
     )
 
 
+def _central_difference(x: np.ndarray, dx: np.ndarray, topo: Topology) -> np.ndarray:
+    """(x[i+1] - x[i-1]) / (2 dx) at cells, 0 at ghosts; zero for uniform segments."""
+    d = np.zeros_like(x)
+    d[:, 1:-1] = (x[:, 2:] - x[:, :-2]) / (2.0 * dx[:, 1:-1])
+    return d * topo.interior.cpu().numpy()
+
+
 def _pad(values: list[float], k: int, extend: bool) -> list[float]:
     """Pad an inflow table to length k (times continue past the period, flows repeat)."""
     extra = k - len(values)
@@ -242,6 +250,10 @@ def build_layout(
     nets: list[Network], dx: float, min_cells: int, dtype: torch.dtype, device: torch.device
 ) -> tuple[Topology, Parameters]:
     """Topology and parameters of a batch of networks that share one topology."""
+    from simulators.hemodynamics.scheme import well_balanced_taper
+
     _check_same_topology(nets)
     topo = build_topology(nets[0], cell_counts(nets, dx, min_cells), device)
-    return topo, build_parameters(nets, topo, dtype, device)
+    params = build_parameters(nets, topo, dtype, device)
+    well_balanced_taper(params, topo)
+    return topo, params

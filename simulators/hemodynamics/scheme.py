@@ -46,12 +46,15 @@ def flux_divergence(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """-(dt/dx)(F_{i+1/2} - F_{i-1/2}) for A and Q at interior cells (zero at ghosts)."""
     interior = topo.interior.to(A.dtype)
-    sa, sq = _face_offsets(A, interior), _face_offsets(Q, interior)
+    # Reconstruct and dissipate the deviation A - A0, not A: identical to openBF's scheme in
+    # uniform segments, and a tapered segment at rest (A = A0(x), Q = 0) then stays at rest.
+    dev = A - p.A0
+    sa, sq = _face_offsets(dev, interior), _face_offsets(Q, interior)
     al, ql = (A + sa)[:, :-1], (Q + sq)[:, :-1]  # left state of face i+1/2 (cell i)
     ar, qr = (A - sa)[:, 1:], (Q - sq)[:, 1:]  # right state of face i+1/2 (cell i+1)
     gl, gr = p.gamma[:, :-1], p.gamma[:, 1:]
     speed = p.dx[:, :-1] / dt
-    fa = 0.5 * (ql + qr) - 0.5 * speed * (ar - al)
+    fa = 0.5 * (ql + qr) - 0.5 * speed * ((dev - sa)[:, 1:] - (dev + sa)[:, :-1])
     fq = 0.5 * (ql * ql / al + gl * al * al.sqrt() + qr * qr / ar + gr * ar * ar.sqrt())
     fq = fq - 0.5 * speed * (qr - ql)
     ratio = dt / p.dx
@@ -80,3 +83,20 @@ def taper_source(A: torch.Tensor, p: Parameters) -> torch.Tensor:
     """Momentum source of a wall whose A0 and beta vary along x (zero for uniform segments)."""
     root = A.sqrt()
     return A * root * p.taper_a - p.taper_c * A * (root / p.A0.sqrt() - 1.0)
+
+
+def well_balanced_taper(p: Parameters, topo: Topology) -> None:
+    """Replace the analytic taper coefficients by the discrete rest-state balance.
+
+    S(A) = (A/A0)^(3/2) * D, with D the discrete momentum-flux divergence of the rest state
+    (A = A0, Q = 0) under this very scheme, so a tapered network at rest stays at rest exactly,
+    end cells included (the analytic source disagrees with the one-sided end-cell flux). The
+    small dbeta/dx (sqrt(A/A0) - 1) term of the continuous source is dropped.
+    """
+    tapered = (p.taper_a != 0).any(dim=1) | (p.taper_c != 0).any(dim=1)
+    if not bool(tapered.any()):
+        return
+    one = torch.ones(p.A0.shape[0], 1, dtype=p.A0.dtype, device=p.A0.device)
+    _, dq = flux_divergence(p.A0, torch.zeros_like(p.A0), one, p, topo)
+    p.taper_a = -dq / p.A0.pow(1.5)
+    p.taper_c = torch.zeros_like(p.taper_c)
