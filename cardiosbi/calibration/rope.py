@@ -52,7 +52,7 @@ class RopePosterior(Posterior):
     @torch.no_grad()
     def real_embeddings(self, x: Tensor) -> Tensor:
         """g(x): the fine-tuned encoder applied to real observations (B, E)."""
-        return self.encoder(self.npe._as_input(x).cpu()).float()
+        return self.encoder(self.npe.as_input(x).cpu()).float()
 
     @torch.no_grad()
     def weights(self, x: Tensor) -> Tensor:
@@ -150,7 +150,7 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
                 raise ConfigError("fine-tuning without a simulator needs theta_reference")
             simulator = NearestSimulation(theta_reference, x_reference, npe.low, npe.high)
         encoder = fine_tune_encoder(npe.embedding_net, theta_calibration,
-                                    npe._as_input(x_calibration).cpu(), simulator, fine_tune)
+                                    npe.as_input(x_calibration).cpu(), simulator, fine_tune)
     with torch.no_grad():
         reference = npe.embed(x_reference).cpu()
     rope = RopePosterior(npe, reference, encoder, transport, mode="batch")

@@ -55,7 +55,7 @@ class NPEPosterior(Posterior):
 
     def embed(self, x: Tensor) -> Tensor:
         """Embedding (B, E) of raw ``x``."""
-        return self.network.embed(self._as_input(x))
+        return self.network.embed(self.as_input(x))
 
     def flow_distribution(self, embedding: Tensor) -> Distribution:
         """q(theta_std | embedding): a distribution over standardised unconstrained theta."""
@@ -101,7 +101,8 @@ class NPEPosterior(Posterior):
         distribution = self.flow_distribution(self.embed(x))
         return distribution.log_prob(theta_std) + bijection.log_abs_det_jacobian(theta, theta_std)
 
-    def _as_input(self, x: Tensor) -> Tensor:
+    def as_input(self, x: Tensor) -> Tensor:
+        """``x`` as float32 on the network's device, checked against the trained row shape."""
         x = torch.as_tensor(x).to(self.device, torch.float32)
         expected = self.network.x_shape
         if tuple(x.shape[1:]) != expected:
