@@ -55,8 +55,16 @@ class TensorFileSource:
     path: str = ""
 
 
-def build_datamodule(node: DictConfig | dict[str, Any], config: NPEConfig) -> TensorDataModule:
+def build_datamodule(node: DictConfig | dict[str, Any], config: NPEConfig):
     """The data module for the ``data`` config node, checked against ``config`` first."""
+    if node.get("source") == "zarr":
+        # A simulated store is streamed, never loaded whole (cardiosbi.datasets owns the format).
+        from cardiosbi.datasets.reader import data_module_from_config
+
+        datamodule = data_module_from_config(node, config.seed, config.trainer.batch_size,
+                                             config.trainer.num_workers)
+        check_config(config, tuple(datamodule.x_shape))
+        return datamodule
     data = load_training_data(node, seed=config.seed)
     check_config(config, tuple(data.x.shape[1:]))
     return TensorDataModule(
@@ -79,7 +87,7 @@ def load_training_data(node: DictConfig | dict[str, Any], seed: int) -> Training
         return TrainingData(theta, x, task.names, low, high)
     if source == "tensor_file":
         return read_tensor_file(to_dataclass(data, TensorFileSource, "data").path)
-    raise ConfigError(f"data.source={source!r} is unknown; use linear_gaussian or tensor_file")
+    raise ConfigError(f"data.source={source!r} is unknown; use linear_gaussian, tensor_file or zarr")
 
 
 REQUIRED = ("theta", "x", "names", "low", "high")
