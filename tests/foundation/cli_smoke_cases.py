@@ -10,8 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _nothing_to_check(tmp: Path) -> None:
-    return None
+def _check_quickstart(tmp: Path) -> None:
+    import pandas as pd
+
+    quality = pd.read_csv(tmp / "qs" / "quality.csv")
+    accepted = quality[quality["accepted"]]
+    assert len(quality) == 37 and len(accepted) > 5  # 300 s in 8-s windows
+    # the sample's PPG and ECG heart rates agree on accepted windows
+    assert (accepted["hr_ppg"] - accepted["hr_ecg"]).abs().mean() < 1.0
 
 
 def _check_train(tmp: Path) -> None:
@@ -59,7 +65,7 @@ def _check_calibrate(tmp: Path) -> None:
 
 
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
-    "quickstart": ([], _nothing_to_check),
+    "quickstart": (["--out", "{tmp}/qs"], _check_quickstart),
     "simulate": (["out={tmp}/sim", "simulator=windkessel", "n=8", "shard_size=4",
                   "measurement.window_s=2", "plots=false"],
                  _simulated_store),
