@@ -64,7 +64,20 @@ def _check_calibrate(tmp: Path) -> None:
     assert rope.sample(torch.zeros(3, 2), 5).shape == (5, 3, 2)
 
 
+def _check_run_network(tmp: Path) -> None:
+    import json
+
+    import numpy as np
+
+    summary = json.loads((tmp / "rn" / "summary.json").read_text())
+    assert summary["cycles"] == 1 and summary["failures"] == []
+    table = np.loadtxt(tmp / "rn" / "common_carotid_artery_P.csv", delimiter=",", skiprows=1)
+    assert table.shape == (100, 6) and np.isfinite(table).all()
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
+    "run-network": (["{repo}/tests/data/hemodynamics/boileau2015/cca/cca.yaml", "--out", "{tmp}/rn",
+                     "--dx", "0.004", "--cycles", "1"], _check_run_network),
     "quickstart": (["--out", "{tmp}/qs"], _check_quickstart),
     "simulate": (["out={tmp}/sim", "simulator=windkessel", "n=8", "shard_size=4",
                   "measurement.window_s=2", "plots=false"],
@@ -85,6 +98,7 @@ SMOKE_CASES: dict[str, tuple[list[str], object]] = {
 
 # Commands that read an input: arguments naming a file that does not exist.
 MISSING_INPUT_CASES: dict[str, list[str]] = {
+    "run-network": ["{tmp}/absent.yaml"],
     "quickstart": ["record={tmp}/absent"],
     "preprocess": ["{tmp}/absent.hea", "--out", "{tmp}/pre"],
     "train": ["data=tensor_file", "data.path={tmp}/absent.pt"],
