@@ -7,6 +7,11 @@ real embedding g(x_o^i) and the reference simulations' embeddings h(x_s^j) (see
   are solved together as the test set;
 - ``single`` (streaming): each row is solved with the calibration set's real embeddings, and
   only its own row of the plan is kept — its posterior does not depend on the other rows.
+
+Sampling is exact by default (one flow draw per mixture draw). With ``cache_draws = m > 0``
+each reference simulation's NPE posterior is sampled m times once (seeded, so the cache is the
+same after save/load) and mixture draws pick cached draws, as the paper does: summaries of many
+windows then cost an index lookup instead of a flow pass per draw.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ class RopePosterior(Posterior):
     def __init__(self, npe: NPEPosterior, reference_embeddings: Tensor,
                  encoder: nn.Module | None = None, transport: TransportConfig | None = None,
                  mode: str = "batch", calibration_embeddings: Tensor | None = None,
-                 reject_width90: Tensor | None = None) -> None:
+                 reject_width90: Tensor | None = None, cache_draws: int = 0) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown RoPE mode {mode!r}; valid: {', '.join(MODES)}")
         if mode == "single" and calibration_embeddings is None:
@@ -47,6 +52,8 @@ class RopePosterior(Posterior):
         self.mode = mode
         self.calibration_embeddings = (None if calibration_embeddings is None
                                        else calibration_embeddings.float().cpu())
+        self.cache_draws = int(cache_draws)
+        self._cache: Tensor | None = None
 
     # --- weights ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -76,11 +83,29 @@ class RopePosterior(Posterior):
         weights = self.weights(x)
         batch = weights.shape[0]
         which = torch.multinomial(weights, n, replacement=True, generator=generator)  # (B, n)
+        if self.cache_draws > 0:
+            pick = torch.randint(self.cache_draws, which.shape, generator=generator)
+            return self.cached_draws()[which.T, pick.T]
         context = self.reference_embeddings[which.T.reshape(-1)].to(self.npe.device)
         distribution = self.npe.flow_distribution(context)
         z = torch.randn((n * batch, self.num_parameters), generator=generator).to(self.npe.device)
         theta = self.npe.to_physical(distribution.transform.inv(z))
         return theta.reshape(n, batch, self.num_parameters).cpu()
+
+    @torch.no_grad()
+    def cached_draws(self) -> Tensor:
+        """(n_s, cache_draws, k) draws of each reference simulation's NPE posterior (seeded)."""
+        if self._cache is None:
+            generator = torch.Generator().manual_seed(0)
+            blocks = []
+            for block in self.reference_embeddings.split(max(1, 2**18 // self.cache_draws)):
+                distribution = self.npe.flow_distribution(block.to(self.npe.device))
+                z = torch.randn((self.cache_draws, len(block), self.num_parameters),
+                                generator=generator)
+                theta = self.npe.to_physical(distribution.transform.inv(z.to(self.npe.device)))
+                blocks.append(theta.transpose(0, 1).cpu())
+            self._cache = torch.cat(blocks)
+        return self._cache
 
     @torch.no_grad()
     def log_prob(self, theta: Tensor, x: Tensor, chunk: int = 2**16) -> Tensor:
@@ -119,6 +144,7 @@ class RopePosterior(Posterior):
             "transport": vars(self.transport).copy(),
             "mode": self.mode,
             "reject_width90": self.reject_width90,
+            "cache_draws": self.cache_draws,
         }
 
     @classmethod
@@ -130,7 +156,8 @@ class RopePosterior(Posterior):
         encoder.load_state_dict(state["encoder"])
         return cls(npe, state["reference_embeddings"], encoder,
                    to_dataclass(state["transport"], TransportConfig, "RoPE transport"),
-                   state["mode"], state["calibration_embeddings"], state["reject_width90"])
+                   state["mode"], state["calibration_embeddings"], state["reject_width90"],
+                   state.get("cache_draws", 0))
 
 
 def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tensor,

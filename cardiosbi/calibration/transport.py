@@ -36,7 +36,7 @@ class TransportConfig:
     cost: str = "euclidean"     # euclidean | sqeuclidean
     standardize: bool = True    # scale embeddings by the simulated embeddings' mean/std
     max_iter: int = 10_000
-    tolerance: float = 1e-9
+    tolerance: float = 1e-7      # max marginal violation; tighter costs iterations, not accuracy
 
     def __post_init__(self) -> None:
         if self.cost not in COSTS:

@@ -122,3 +122,17 @@ def test_fine_tuning_maps_real_data_onto_matching_simulations(npe, data):
         before = (npe.embed(x_test) - target).norm(dim=1).mean()
         after = (tuned.real_embeddings(x_test) - target).norm(dim=1).mean()
     assert after < 0.6 * before
+
+
+def test_cached_draws_follow_the_same_mixture(npe, data, tmp_path):
+    _, x_ref, *_, x_test = data
+    exact = calibrate(npe, None, None, x_ref)
+    cached = RopePosterior(npe, exact.reference_embeddings, exact.encoder, cache_draws=400)
+    generator = torch.Generator().manual_seed(11)
+    a = exact.sample(x_test[:4], 3000, generator=generator)
+    b = cached.sample(x_test[:4], 3000, generator=generator)
+    torch.testing.assert_close(a.mean(0), b.mean(0), atol=0.08, rtol=0)
+    torch.testing.assert_close(a.std(0), b.std(0), atol=0.08, rtol=0)
+    cached.save(tmp_path / "cached.pt")
+    again = load_posterior(tmp_path / "cached.pt")
+    torch.testing.assert_close(again.cached_draws(), cached.cached_draws())
