@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import zuko
 from torch import Tensor, nn
 from zuko.distributions import DiagNormal, NormalizingFlow
 from zuko.transforms import FreeFormJacobianTransform
@@ -51,13 +52,8 @@ class FlowMatchingEstimator(nn.Module):
     ) -> None:
         super().__init__()
         self.time = TimeFeatures()
-        layers: list[nn.Module] = []
-        width = features + context + self.time.out_features
-        for size in hidden:
-            layers += [nn.Linear(width, size), nn.ELU()]
-            width = size
-        layers.append(nn.Linear(width, features))
-        self.velocity_net = nn.Sequential(*layers)
+        self.velocity_net = zuko.nn.MLP(features + context + self.time.out_features, features,
+                                        hidden, activation=nn.ELU)
         self.features = features
         self.sigma_min = sigma_min
         self.atol, self.rtol = atol, rtol

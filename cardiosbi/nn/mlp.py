@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import zuko
 from torch import Tensor, nn
 
 
@@ -12,13 +13,7 @@ class MLPEmbedding(nn.Module):
 
     def __init__(self, in_features: int, features: int, hidden: Sequence[int] = (128, 128)) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width = in_features
-        for size in hidden:
-            layers += [nn.Linear(width, size), nn.ELU()]
-            width = size
-        layers.append(nn.Linear(width, features))
-        self.net = nn.Sequential(*layers)
+        self.net = zuko.nn.MLP(in_features, features, hidden, activation=nn.ELU)
         self.out_features = features
 
     def forward(self, x: Tensor) -> Tensor:
