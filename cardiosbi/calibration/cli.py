@@ -39,7 +39,8 @@ def calibrate(cfg: DictConfig) -> int:
              len(calibration.theta), len(reference.theta))
     rope = rope_calibrate(npe, calibration.theta, calibration.x, reference.x,
                           theta_reference=reference.theta, fine_tune=fine_tune,
-                          transport=transport, mode=cfg.rope.mode)
+                          transport=transport, mode=cfg.rope.mode,
+                          gamma_grid=cfg.rope.gamma_grid)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rope.save(out / "posterior.pt")

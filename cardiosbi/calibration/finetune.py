@@ -87,12 +87,8 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
                       simulator: Simulator, config: FineTuneConfig | None = None) -> nn.Module:
     """Return g: a fine-tuned copy of ``embedding_net`` (which itself is left unchanged)."""
     config = config or FineTuneConfig()
-    n = len(theta)
-    n_val = max(1, round(config.val_fraction * n))
-    if n - n_val < 1:
-        raise ConfigError(f"a calibration set of {n} pairs is too small to split for fine-tuning")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
-    train_idx, val_idx = order[n_val:], order[:n_val]
+    train_idx, val_idx = calibration_split(len(theta), config)
+    n_val = len(val_idx)
     target = copy.deepcopy(embedding_net).cpu().eval()
     encoder = copy.deepcopy(target).train()
     if not any(p.requires_grad for p in encoder.parameters()):
@@ -129,6 +125,15 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
     log.info("fine-tuned encoder: validation distance %.4f -> %.4f", untuned,
              float(best.best_model_score))
     return module.encoder.eval()
+
+
+def calibration_split(n: int, config: FineTuneConfig) -> tuple[Tensor, Tensor]:
+    """The seeded (fit, validation) index split of a calibration set of ``n`` pairs."""
+    n_val = max(1, round(config.val_fraction * n))
+    if n - n_val < 1:
+        raise ConfigError(f"a calibration set of {n} pairs is too small to split")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
+    return order[n_val:], order[:n_val]
 
 
 def _validation_schedule(config: FineTuneConfig, batches_per_epoch: int) -> dict:

@@ -17,17 +17,27 @@ windows then cost an index lookup instead of a flow pass per draw.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from cardiosbi.calibration.finetune import FineTuneConfig, NearestSimulation, fine_tune_encoder
+from cardiosbi.calibration.finetune import (
+    FineTuneConfig,
+    NearestSimulation,
+    calibration_split,
+    fine_tune_encoder,
+)
 from cardiosbi.calibration.transport import TransportConfig, transport_weights
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference.npe_posterior import NPEPosterior
 from cardiosbi.inference.posterior import Posterior
 from cardiosbi.utils.config import to_dataclass
+
+log = logging.getLogger(__name__)
 
 MODES = ("batch", "single")
 
@@ -111,7 +121,12 @@ class RopePosterior(Posterior):
     def log_prob(self, theta: Tensor, x: Tensor, chunk: int = 2**16) -> Tensor:
         """log Σ_j W_ij q(θ_i | h(x_s^j)) by log-sum-exp over all reference simulations."""
         self.check_rows(x)
-        log_weights = self.weights(x).log()
+        return self.mixture_log_prob(theta, self.weights(x), chunk)
+
+    @torch.no_grad()
+    def mixture_log_prob(self, theta: Tensor, weights: Tensor, chunk: int = 2**16) -> Tensor:
+        """log Σ_j weights_ij q(θ_i | h(x_s^j)) for given mixture weights (B, n_s)."""
+        log_weights = weights.log()
         bijection = self.npe.bijection
         theta = torch.as_tensor(theta).to(self.npe.device, torch.float32)
         theta_std = bijection(theta)
@@ -163,12 +178,13 @@ class RopePosterior(Posterior):
 def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tensor,
               x_reference: Tensor, *, simulator=None, theta_reference: Tensor | None = None,
               fine_tune: FineTuneConfig | None = None, transport: TransportConfig | None = None,
-              mode: str = "batch") -> RopePosterior:
+              mode: str = "batch", gamma_grid: Sequence[float] | None = None) -> RopePosterior:
     """Build a RoPE posterior from an NPE, a labelled real calibration set and reference sims.
 
     ``fine_tune=None`` skips step 2 (the "OT-only" ablation: g = h). Fine-tuning targets come
     from ``simulator`` (fresh simulation per step) or, when it is None, from the reference
-    simulation with the nearest θ (``theta_reference`` required then).
+    simulation with the nearest θ (``theta_reference`` required then). With ``gamma_grid``, γ
+    is the grid value with the best LPP on the held-out part of the calibration set.
     """
     encoder = None
     if fine_tune is not None:
@@ -181,7 +197,32 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
     with torch.no_grad():
         reference = npe.embed(x_reference).cpu()
     rope = RopePosterior(npe, reference, encoder, transport, mode="batch")
+    if gamma_grid:
+        split = calibration_split(len(theta_calibration), fine_tune or FineTuneConfig())
+        rope.transport = select_gamma(rope, theta_calibration, x_calibration, split, gamma_grid)
     if mode == "single":
-        rope = RopePosterior(npe, reference, rope.encoder, transport, mode="single",
+        rope = RopePosterior(npe, reference, rope.encoder, rope.transport, mode="single",
                              calibration_embeddings=rope.real_embeddings(x_calibration))
     return rope
+
+
+@torch.no_grad()
+def select_gamma(rope: RopePosterior, theta: Tensor, x: Tensor, split: tuple[Tensor, Tensor],
+                 grid: Sequence[float]) -> TransportConfig:
+    """The transport config whose γ maximises the LPP of the held-out calibration pairs.
+
+    Held-out pairs are solved together with the fitting pairs (as streaming mode solves a new
+    window with the calibration set), so their weights see a realistic test-set size. γ trades
+    informativeness for calibration (small γ: sharp, possibly overconfident mixtures)."""
+    fit, held_out = split
+    embeddings = rope.real_embeddings(x)
+    stacked = torch.cat([embeddings[fit], embeddings[held_out]])
+    scores = {}
+    for gamma in grid:
+        config = dataclasses.replace(rope.transport, gamma=float(gamma))
+        weights = transport_weights(stacked, rope.reference_embeddings, config)[len(fit):]
+        scores[gamma] = float(rope.mixture_log_prob(theta[held_out], weights.float()).mean())
+    best = max(scores, key=scores.get)
+    log.info("gamma selection on %d held-out pairs (LPP per gamma): %s -> gamma = %g",
+             len(held_out), {g: round(v, 3) for g, v in scores.items()}, best)
+    return dataclasses.replace(rope.transport, gamma=float(best))

@@ -136,3 +136,17 @@ def test_cached_draws_follow_the_same_mixture(npe, data, tmp_path):
     cached.save(tmp_path / "cached.pt")
     again = load_posterior(tmp_path / "cached.pt")
     torch.testing.assert_close(again.cached_draws(), cached.cached_draws())
+
+
+def test_gamma_selection_picks_a_gamma_that_scores_well_on_fresh_pairs(npe, data):
+    theta_ref, x_ref, theta_cal, x_cal, theta_test, x_test = data
+    grid = [0.02, 0.1, 0.5, 2.0, 10.0]
+    chosen = calibrate(npe, theta_cal, x_cal, x_ref, gamma_grid=grid).transport.gamma
+    test_lpp = {}
+    for gamma in grid:
+        rope = calibrate(npe, None, None, x_ref, transport=TransportConfig(gamma=gamma))
+        test_lpp[gamma] = float(rope.log_prob(theta_test, x_test).mean())
+    assert chosen in grid
+    # the choice made on 40 held-out calibration pairs transfers to 60 fresh test pairs
+    assert test_lpp[chosen] >= max(test_lpp.values()) - 0.3
+    assert test_lpp[chosen] > min(test_lpp.values()) + 0.1
