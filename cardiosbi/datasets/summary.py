@@ -71,14 +71,13 @@ def _failures_csv(path: Path, records: dict, names: list[str]) -> None:
 
 
 def _plots(out: Path, group, layout, examples: int, bins: int) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = layout.label_names
     cols = 4
-    fig, axes = plt.subplots(-(-len(names) // cols), cols, figsize=(3 * cols, 2.2 * -(-len(names) // cols)),
-                             squeeze=False)
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(3 * cols, 2.2 * rows))  # pyplot-free: no global backend state
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         values = group[f"labels/{name}"][:]
         ax.hist(values[np.isfinite(values)], bins=bins)
@@ -87,10 +86,10 @@ def _plots(out: Path, group, layout, examples: int, bins: int) -> None:
         ax.axis("off")
     fig.subplots_adjust(hspace=0.6, wspace=0.3)
     fig.savefig(out / "labels.png", dpi=80)
-    plt.close(fig)
 
     fs = group.attrs["fs"]
-    fig, axes = plt.subplots(len(layout.channels), 1, figsize=(8, 2.2 * len(layout.channels)), squeeze=False)
+    fig = Figure(figsize=(8, 2.2 * len(layout.channels)))
+    axes = fig.subplots(len(layout.channels), 1, squeeze=False)
     for ax, channel in zip(axes[:, 0], layout.channels, strict=True):
         windows = group[f"x/{channel}"][: min(examples, layout.n)]
         t = np.arange(windows.shape[1]) / fs
@@ -100,4 +99,3 @@ def _plots(out: Path, group, layout, examples: int, bins: int) -> None:
     axes[-1, 0].set_xlabel("time [s]")
     fig.subplots_adjust(hspace=0.6)
     fig.savefig(out / "examples.png", dpi=80)
-    plt.close(fig)

@@ -1,24 +1,23 @@
-"""Diagnostic figures (matplotlib, Agg backend): one PNG per diagnostic, one panel per parameter."""
+"""Diagnostic figures (matplotlib, pyplot-free): one PNG per diagnostic, one panel per parameter."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from cardiosbi.diagnostics.coverage import coverage_band  # noqa: E402
-from cardiosbi.diagnostics.sbc import rank_histogram  # noqa: E402
+from cardiosbi.diagnostics.coverage import coverage_band
+from cardiosbi.diagnostics.sbc import rank_histogram
 
 
 def _panels(n: int, width: float = 3.2):
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, width * rows), squeeze=False)
+    # pyplot-free figures: no global backend or state is touched (safe inside notebooks)
+    fig = Figure(figsize=(width * cols, width * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -27,7 +26,6 @@ def _panels(n: int, width: float = 3.2):
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -70,7 +68,8 @@ def plot_sbc(ranks: np.ndarray, n_draws: int, names: list[str], path: Path, n_bi
 
 def plot_tarp(levels: np.ndarray, ecp: np.ndarray, n_cases: int, path: Path) -> Path:
     """TARP expected coverage probability against credibility level."""
-    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    fig = Figure(figsize=(3.6, 3.6))
+    ax = fig.subplots()
     low, high = coverage_band(levels, n_cases)
     ax.fill_between(levels, low, high, color="0.85")
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from simulators.hemodynamics.api import SimulationResult  # noqa: E402
-from simulators.hemodynamics.network import MMHG  # noqa: E402
+from simulators.hemodynamics.api import SimulationResult
+from simulators.hemodynamics.network import MMHG
 
 UNITS = {"P": ("mmHg", 1.0 / MMHG), "Pc": ("mmHg", 1.0 / MMHG), "Q": ("mL/s", 1e6),
          "Q_out": ("mL/s", 1e6), "A": ("mm^2", 1e6)}
@@ -21,8 +18,9 @@ def plot_waveforms(result: SimulationResult, subject: int = 0, signals: Sequence
                    path: str | Path | None = None):
     """One row per site, one column per signal, for one subject; saved to ``path`` if given."""
     sites = list(result.waveforms)
-    fig, axes = plt.subplots(len(sites), len(signals), figsize=(4 * len(signals), 2.2 * len(sites)),
-                             squeeze=False, sharex=True)
+    # pyplot-free figures: no global backend or state is touched (safe inside notebooks)
+    fig = Figure(figsize=(4 * len(signals), 2.2 * len(sites)))
+    axes = fig.subplots(len(sites), len(signals), squeeze=False, sharex=True)
     t = result.t.cpu().numpy()
     for i, site in enumerate(sites):
         for j, sig in enumerate(signals):
@@ -44,7 +42,8 @@ def plot_waveforms(result: SimulationResult, subject: int = 0, signals: Sequence
 def plot_pressure_along(result: SimulationResult, sites: Sequence[str], distances: Sequence[float],
                         subject: int = 0, path: str | Path | None = None):
     """Pressure at successive sites of a path (e.g. along the aorta), offset by distance [cm]."""
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig = Figure(figsize=(6, 6))
+    ax = fig.subplots()
     t = result.t.cpu().numpy()
     for site, d in zip(sites, distances, strict=True):
         p = result.waveforms[site]["P"][subject].double().cpu().numpy() / MMHG
