@@ -56,6 +56,7 @@ class RopePosterior(Posterior):
         super().__init__(npe.parameter_names, npe.low, npe.high, npe.units,
                          npe.reject_width90 if reject_width90 is None else reject_width90)
         self.npe = npe
+        self.input_spec = npe.input_spec
         self.encoder = (encoder or copy.deepcopy(npe.embedding_net)).eval()
         self.reference_embeddings = reference_embeddings.float().cpu()
         self.transport = transport or TransportConfig()

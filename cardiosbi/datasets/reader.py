@@ -204,6 +204,11 @@ class SimulatedDataModule(lightning.LightningDataModule):
                           for s in SPLITS}
         self.rows_used = len(self._datasets["train"])
         self.rows_dropped = self.data.rows_dropped
+        # What a trained posterior needs to prepare real recordings the same way.
+        self.input_spec = {
+            "channels": list(self.data.channels), "sampling_rate": self.data.fs,
+            "window_s": self.data.layout.n_samples / self.data.fs, "normalize": normalize,
+        }
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(self._datasets[split], batch_size=self.batch_size,

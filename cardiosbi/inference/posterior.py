@@ -30,7 +30,11 @@ class Posterior(ABC):
     Attributes: ``parameter_names``, ``units``, ``low``/``high`` (k,) prior bounds, and
     ``reject_width90`` (k,): a window is flagged for a parameter when its 90 % interval is wider
     than this threshold (calibrated on validation simulations; NaN = never flag).
+    ``input_spec``: how its windows were made (channels, sampling_rate, window_s, normalize)
+    when it was trained on a simulated store; None for tensor data. ``cardiosbi infer`` reads it.
     """
+
+    input_spec: dict[str, Any] | None = None
 
     kind: ClassVar[str] = ""
 

@@ -38,6 +38,7 @@ def posterior_payload(posterior: Posterior) -> dict[str, Any]:
         "cardiosbi_version": cardiosbi.__version__,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(),
         "parameters": parameter_rows(posterior),
+        "input_spec": posterior.input_spec,
         "state": posterior.state(),
     }
 
@@ -78,7 +79,9 @@ def posterior_from_payload(payload: dict[str, Any]) -> Posterior:
             f"posterior class {payload['class']} is not in this cardiosbi version "
             f"({cardiosbi.__version__}; the file was written by {payload.get('cardiosbi_version')})"
         ) from None
-    return cls.from_state(payload["state"])
+    posterior = cls.from_state(payload["state"])
+    posterior.input_spec = payload.get("input_spec")
+    return posterior
 
 
 def save_posterior(posterior: Posterior, path: str | os.PathLike) -> Path:

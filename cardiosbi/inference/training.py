@@ -84,6 +84,7 @@ def fit_posterior(
     members = [_fit_member(datamodule, config, seed, units) for seed in seeds]
     posterior: Posterior = members[0] if size == 1 else EnsemblePosterior(members)
     posterior.reject_width90 = calibrate_reject_threshold(posterior, datamodule, config)
+    posterior.input_spec = getattr(datamodule, "input_spec", None)
     return posterior
 
 

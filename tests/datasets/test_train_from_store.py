@@ -15,3 +15,14 @@ def test_train_streams_a_simulated_store(tmp_path, monkeypatch):
     posterior = load_posterior(tmp_path / "trained" / "posterior.pt")
     assert "hr" in posterior.parameter_names and "sv" in posterior.parameter_names
     assert posterior.units[posterior.parameter_names.index("hr")] == "bpm"
+    # the file says how its windows were made, so `cardiosbi infer` can prepare real ones alike
+    assert posterior.input_spec == {"channels": ["aortic_root/P", "aortic_root/PPG"],
+                                    "sampling_rate": 125.0, "window_s": 2.0, "normalize": "window"}
+
+
+def test_infer_refuses_a_posterior_without_input_spec(tmp_path, monkeypatch, capsys, repo_root):
+    monkeypatch.chdir(tmp_path)
+    code = run(["infer", str(repo_root / "tests/data/real/041s/041s.hea"), "--out", "inf",
+                f"posterior={repo_root / 'tests/data/diagnostics/linear_gaussian_posterior.pt'}"])
+    assert code == 2
+    assert "no input spec" in capsys.readouterr().err

@@ -75,6 +75,21 @@ def _check_run_network(tmp: Path) -> None:
     assert table.shape == (100, 6) and np.isfinite(table).all()
 
 
+def _check_infer(tmp: Path) -> None:
+    import pandas as pd
+
+    estimates = pd.read_csv(tmp / "inf" / "estimates" / "041s.csv")
+    accepted = estimates[estimates["accepted"]]
+    assert set(accepted["parameter"]) == {"hr", "sv"}
+    assert (accepted["ci90_low"] <= accepted["median"]).all()
+    assert (accepted["median"] <= accepted["ci90_high"]).all()
+    assert estimates.loc[~estimates["accepted"], "median"].isna().all()
+    # the record summary counts exactly the accepted windows not flagged for rejection
+    kept = accepted[accepted["reject"].astype(str) == "False"].groupby("parameter").size()
+    summary = pd.read_csv(tmp / "inf" / "summary.csv").set_index("parameter")
+    assert not kept.empty and summary["windows"].to_dict() == kept.to_dict()
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "run-network": (["{repo}/tests/data/hemodynamics/boileau2015/cca/cca.yaml", "--out", "{tmp}/rn",
                      "--dx", "0.004", "--cycles", "1"], _check_run_network),
@@ -94,6 +109,8 @@ SMOKE_CASES: dict[str, tuple[list[str], object]] = {
                    "calibration={repo}/tests/data/calibration/calibration.npz",
                    "reference={repo}/tests/data/calibration/reference.npz",
                    "rope.fine_tune=false"], _check_calibrate),
+    "infer": (["{repo}/tests/data/real/041s/041s.hea", "--out", "{tmp}/inf", "n_samples=50",
+               "posterior={repo}/tests/data/infer/hr_sv_windkessel_posterior.pt"], _check_infer),
 }
 
 # Commands that read an input: arguments naming a file that does not exist.
@@ -103,5 +120,7 @@ MISSING_INPUT_CASES: dict[str, list[str]] = {
     "preprocess": ["{tmp}/absent.hea", "--out", "{tmp}/pre"],
     "train": ["data=tensor_file", "data.path={tmp}/absent.pt"],
     "evaluate": ["posterior={tmp}/absent.pt"],
+    "infer": ["{tmp}/absent.hea", "posterior={repo}/tests/data/infer/hr_sv_windkessel_posterior.pt",
+              "--out", "{tmp}/inf"],
     "calibrate": ["posterior={tmp}/absent.pt", "calibration={tmp}/a.npz", "reference={tmp}/b.npz"],
 }

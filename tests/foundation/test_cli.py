@@ -74,11 +74,11 @@ def test_available_command_runs_at_tiny_size(name, tmp_path, monkeypatch, repo_r
 
 
 @pytest.mark.parametrize("name", sorted(MISSING_INPUT_CASES))
-def test_missing_input_file_exits_2(name, tmp_path, monkeypatch, capsys):
+def test_missing_input_file_exits_2(name, tmp_path, monkeypatch, capsys, repo_root):
     if not COMMANDS[name].available:
         pytest.skip(f"{name} is not built yet")
     monkeypatch.chdir(tmp_path)
-    argv = [a.format(tmp=tmp_path) for a in MISSING_INPUT_CASES[name]]
+    argv = [a.format(tmp=tmp_path, repo=repo_root) for a in MISSING_INPUT_CASES[name]]
     assert run([name, *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not found" in err
