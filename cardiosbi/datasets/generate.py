@@ -165,6 +165,13 @@ def run_shard(root: str, spec_json: str, shard: int, device: str) -> dict:
         failures += [{"seed": int(s), "reason": r, "theta": [float(v) for v in t]}
                      for s, r, t in zip(seeds, result["reasons"], result["theta"], strict=True) if r]
         rows.append(result)
+        if not int(result["ok"].sum()):
+            # Nothing succeeded: growing the next round would only multiply the failures.
+            reasons = Counter(r for r in result["reasons"] if r)
+            raise SimulationError(
+                f"shard {shard}: all {count} candidates of round {round_ + 1} failed "
+                f"({', '.join(f'{r} ×{n}' for r, n in reasons.most_common(3))}); check the "
+                "simulator config and prior")
     else:
         raise SimulationError(f"shard {shard}: only {need - remaining} of {need} samples succeeded "
                               f"after {attempted} candidates; see the failure reasons with --verbose")

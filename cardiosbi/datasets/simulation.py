@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from cardiosbi.errors import ConfigError, NotAvailableError
+from cardiosbi.errors import ConfigError
 from simulators import windkessel
+from simulators.hemodynamics import NetworkError
+from simulators.hemodynamics import simulate as simulate_network
+from simulators.hemodynamics.errors import NoValidSubjectError
 from simulators.ppg import volume_ppg
 
 MMHG = 133.322
@@ -153,13 +156,7 @@ class HemodynamicsSimulator(Simulator):
     version = "1d"
 
     def __init__(self, config, device):
-        try:
-            from simulators.hemodynamics import simulate
-        except ImportError:
-            raise NotAvailableError(
-                "simulator=hemodynamics needs simulators.hemodynamics.simulate, which is not "
-                "available in this build; use simulator=windkessel") from None
-        self._simulate = simulate
+        self._simulate = simulate_network
         super().__init__(config, device)
 
     def label_names(self):
@@ -176,8 +173,10 @@ class HemodynamicsSimulator(Simulator):
                                     network=self.config.network, sites=sites, fs=self.config.fs,
                                     n_beats=1, device=str(self.device), dtype=self.dtype,
                                     dx=self.config.dx, max_cycles=self.config.max_cycles)
-        except ValueError as exc:  # NetworkError: no subject of the batch is valid
-            return _all_failed(params, self.config.channels, self.config.n_phase, str(exc))
+        except NoValidSubjectError:  # every draw of this batch is invalid: per-sample failures
+            return _all_failed(params, self.config.channels, self.config.n_phase)
+        except NetworkError as exc:  # the network or a parameter name is wrong: a config error
+            raise ConfigError(f"hemodynamics simulator: {exc}") from None
         simulated = time.perf_counter()
         period = _np(60.0 / result.labels["hr"])
         ok = _np(result.status) == 0
@@ -257,7 +256,7 @@ def _phase_resample(waveform: np.ndarray, period: np.ndarray, ok: np.ndarray, fs
     return out
 
 
-def _all_failed(params, channels, n_phase, message) -> Beats:
+def _all_failed(params, channels, n_phase) -> Beats:
     batch = len(next(iter(params.values())))
     nan = np.full((batch, n_phase), np.nan)
     return Beats({c: nan for c in channels}, np.full(batch, np.nan), {},

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from simulators.hemodynamics.errors import NetworkError
+from simulators.hemodynamics.errors import NetworkError, NoValidSubjectError
 from simulators.hemodynamics.inflow import aortic_inflow, inflow_validity
 from simulators.hemodynamics.labels import (
     heart_labels,
@@ -164,7 +164,7 @@ def simulate(
     valid = [i for i, n in enumerate(nets) if n is not None]
     B = len(nets)
     if not valid:
-        raise NetworkError("no subject has valid parameters")
+        raise NoValidSubjectError("no subject has valid parameters")
     ok_nets = [nets[i] for i in valid]
     ref = ok_nets[0]
     record_names = list(dict.fromkeys(["aortic_root", *sites, *PWV_SITES]))

@@ -15,7 +15,10 @@ import torch
 
 from cardiosbi.datasets import simulation
 from cardiosbi.datasets.simulation import HemodynamicsSimulator, SimulatorConfig
+from cardiosbi.errors import ConfigError
 from simulators import windkessel
+from simulators.hemodynamics import NetworkError
+from simulators.hemodynamics.errors import NoValidSubjectError
 from simulators.ppg import volume_ppg
 
 FS = 500.0
@@ -90,11 +93,20 @@ def test_failed_subjects_stay_nan_and_flagged(adapter):
 
 def test_a_batch_without_any_valid_subject_is_all_failed(adapter):
     def raises(*_a, **_k):
-        raise ValueError("no subject has valid parameters")
+        raise NoValidSubjectError("no subject has valid parameters")
 
     adapter._simulate = raises
     out = adapter.run({"hr": np.array([70.0, 80.0])})
     assert out.status.tolist() == [1, 1] and np.isnan(out.beats["digital/PPG"]).all()
+
+
+def test_a_network_error_is_a_config_error_not_a_sample_failure(adapter):
+    def raises(*_a, **_k):
+        raise NetworkError("network not found: nope")
+
+    adapter._simulate = raises
+    with pytest.raises(ConfigError, match="network not found"):
+        adapter.run({"hr": np.array([70.0, 80.0])})
 
 
 def test_batches_are_concatenated_in_order():
@@ -104,3 +116,12 @@ def test_batches_are_concatenated_in_order():
     both = simulation.concat([a, b])
     assert both.beats["s/P"].shape == (3, 3) and both.reason == ["", "", "x"]
     assert np.isnan(both.labels["hr"][2])
+
+
+def test_simulate_stops_with_a_reason_when_no_candidate_succeeds(tmp_path, monkeypatch, capsys):
+    from cardiosbi.cli.main import run
+
+    monkeypatch.chdir(tmp_path)
+    # the adult prior draws k3, which only the PWDB network accepts: every candidate fails
+    assert run(["simulate", "simulator.network=adan56", "n=2", "device=cpu", "out=bad"]) == 2
+    assert "all 2 candidates of round 1 failed (invalid_parameters" in capsys.readouterr().err
