@@ -187,6 +187,8 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
     simulation with the nearest θ (``theta_reference`` required then). With ``gamma_grid``, γ
     is the grid value with the best LPP on the held-out part of the calibration set.
     """
+    if mode not in MODES:
+        raise ConfigError(f"unknown RoPE mode {mode!r}; valid: {', '.join(MODES)}")
     encoder = None
     if fine_tune is not None:
         if simulator is None:

@@ -61,6 +61,9 @@ def run_network(cfg: DictConfig) -> int:
     path = existing_path(conf.network, "network file")
     if conf.dx <= 0 or (conf.cfl is not None and not 0 < conf.cfl <= 1):
         raise ConfigError("dx must be > 0 and cfl in (0, 1]")
+    if (conf.max_cycles is not None and conf.max_cycles < 1) or (
+            conf.tolerance is not None and conf.tolerance <= 0):
+        raise ConfigError("max_cycles (--cycles) must be >= 1 and tolerance > 0")
     try:
         net = load_network(path)
     except NetworkError as exc:

@@ -230,6 +230,10 @@ class SimulatedDataModule(lightning.LightningDataModule):
     def validation_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self._collect("val", None)
 
+    def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The held-out test split (for ``cardiosbi evaluate data=zarr``)."""
+        return self._collect("test", None)
+
     def _collect(self, split: str, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         dataset = StoreWindows(self.data, split, self.normalize, shuffle=False)
         thetas, xs = [], []

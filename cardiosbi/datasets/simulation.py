@@ -10,7 +10,7 @@ parameters melanin, blood_fraction, pulsatile_fraction, spo2 are prior dimension
 
 * ``windkessel``: the 0D three-element Windkessel (:mod:`simulators.windkessel`), one site
   ``aortic_root``. Exact and cheap.
-* ``hemodynamics``: the 1D arterial network solver (CONTRACTS.md section A).
+* ``hemodynamics``: the 1D arterial network solver (``simulators.hemodynamics.simulate``).
 """
 
 from __future__ import annotations

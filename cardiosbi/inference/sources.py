@@ -87,6 +87,14 @@ def load_training_data(node: DictConfig | dict[str, Any], seed: int) -> Training
         return TrainingData(theta, x, task.names, low, high)
     if source == "tensor_file":
         return read_tensor_file(to_dataclass(data, TensorFileSource, "data").path)
+    if source == "zarr":
+        # Held-out rows of a simulated store: its test split (disjoint from training by seed).
+        from cardiosbi.datasets.reader import data_module_from_config
+
+        module = data_module_from_config(data, seed)
+        theta, x = module.test_tensors()
+        return TrainingData(theta, x, list(module.parameter_names), module.low, module.high,
+                            units=list(module.units))
     raise ConfigError(f"data.source={source!r} is unknown; use linear_gaussian, tensor_file or zarr")
 
 
@@ -119,7 +127,29 @@ def read_tensor_file(path: str | Path) -> TrainingData:
 
     status = tensor("status") if "status" in content else None
     units = [str(u) for u in content["units"]] if "units" in content else None
-    return TrainingData(
+    data = TrainingData(
         tensor("theta"), tensor("x"), [str(n) for n in content["names"]],
         tensor("low"), tensor("high"), status, units,
     )
+    check_shapes(data, path)
+    return data
+
+
+def check_shapes(data: TrainingData, path: str | Path) -> None:
+    """theta (N, k), x (N, ...), names/low/high of length k, status (N,): else InputFileError."""
+    n = data.theta.shape[0] if data.theta.ndim == 2 else -1
+    k = data.theta.shape[1] if data.theta.ndim == 2 else -1
+    problems = []
+    if data.theta.ndim != 2:
+        problems.append(f"theta must be (N, k), got shape {tuple(data.theta.shape)}")
+    if data.x.ndim < 2 or data.x.shape[0] != n:
+        problems.append(f"x must have N={n} rows, got shape {tuple(data.x.shape)}")
+    for name, value in (("names", data.names), ("low", data.low), ("high", data.high)):
+        if len(value) != k:
+            problems.append(f"{name} must have k={k} entries, got {len(value)}")
+    if data.status is not None and tuple(data.status.shape) != (n,):
+        problems.append(f"status must be (N,)=({n},), got {tuple(data.status.shape)}")
+    if n == 0:
+        problems.append("the file holds no rows")
+    if problems:
+        raise InputFileError(f"{path}: {'; '.join(problems)}")

@@ -31,7 +31,7 @@ PWV_SITES = ("carotid", "femoral")
 
 @dataclass
 class SimulationResult:
-    """Outputs of :func:`simulate` for a batch of B subjects (see CONTRACTS.md §A).
+    """Outputs of :func:`simulate` for a batch of B subjects (the layout the dataset pipeline reads).
 
     ``waveforms[site][signal]`` is (B, T) at ``fs``; signals P [Pa], Q [m^3/s], A [m^2] and, at
     Windkessel sites, Pc [Pa] and Q_out [m^3/s]. Subjects with a shorter beat than the longest

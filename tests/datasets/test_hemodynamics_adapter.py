@@ -1,4 +1,4 @@
-"""The 1D-simulator adapter against the CONTRACTS.md section A result layout.
+"""The 1D-simulator adapter against the SimulationResult layout of simulators.hemodynamics.
 
 A stand-in ``simulate`` returns WK3 beats laid out like the 1D solver's output (common time
 grid, shorter beats continued periodically, a terminal and a non-terminal site), so the

@@ -18,6 +18,24 @@ def test_train_streams_a_simulated_store(tmp_path, monkeypatch):
     # the file says how its windows were made, so `cardiosbi infer` can prepare real ones alike
     assert posterior.input_spec == {"channels": ["aortic_root/P", "aortic_root/PPG"],
                                     "sampling_rate": 125.0, "window_s": 2.0, "normalize": "window"}
+    # evaluation reads the store's held-out test split
+    assert run(["evaluate", "data=zarr", "data.path=sim", "posterior=trained/posterior.pt",
+                "diagnostics.n_samples=20", "diagnostics.joint_hpd_draws=0", "--out", "ev"]) == 0
+    assert (tmp_path / "ev" / "summary.csv").exists()
+
+
+def test_a_tensor_file_with_mismatched_rows_is_a_user_error(tmp_path, monkeypatch, capsys,
+                                                             repo_root):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    np.savez("bad.npz", theta=np.zeros((10, 2)), x=np.zeros((60, 2)), names=np.array(["a", "b"]),
+             low=np.zeros(3), high=np.ones(2))
+    posterior = repo_root / "tests/data/diagnostics/linear_gaussian_posterior.pt"
+    assert run(["evaluate", f"posterior={posterior}", "data=tensor_file", "data.path=bad.npz",
+                "--out", "ev"]) == 2
+    err = capsys.readouterr().err
+    assert "x must have N=10 rows" in err and "low must have k=2 entries" in err
 
 
 def test_infer_refuses_a_posterior_without_input_spec(tmp_path, monkeypatch, capsys, repo_root):

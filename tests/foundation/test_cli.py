@@ -57,6 +57,15 @@ def test_unbuilt_command_says_not_available(name, capsys, tmp_path, monkeypatch)
     assert captured.out == ""
 
 
+BUILT = {"simulate", "train", "evaluate", "calibrate", "infer", "quickstart", "run-network",
+         "preprocess"}
+
+
+def test_built_commands_stay_available():
+    # availability is "the handler module exists": a renamed module must fail here, not skip
+    assert {n for n, c in COMMANDS.items() if c.available} == BUILT
+
+
 def test_every_available_command_has_a_smoke_case():
     available = {n for n, c in COMMANDS.items() if c.available}
     assert available <= set(SMOKE_CASES), f"add a tiny run to cli_smoke_cases.py: {available - set(SMOKE_CASES)}"

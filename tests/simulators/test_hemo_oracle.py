@@ -23,8 +23,10 @@ def test_openbf_2_8_oracle_within_tolerance(case, tmp_path):
     assert summary["cycles"] == OPENBF_CYCLES[case]
     for vessel in CASES[case]:
         errors = waveform_errors(DATA / "openbf_2_8" / case, out, vessel)
-        assert (errors["P"] <= 0.02).all(), (vessel, errors["P"])
-        assert (errors["Q"] <= 0.05).all(), (vessel, errors["Q"])
+        # issue #3 accepts 2 % / 5 %; we measured ≤ 0.61 % / 1.28 %, so guard regressions at
+        # 1 % / 2 % (RMS difference over mean pressure / over peak flow)
+        assert (errors["P"] <= 0.01).all(), (vessel, errors["P"])
+        assert (errors["Q"] <= 0.02).all(), (vessel, errors["Q"])
 
 
 V1_CASES = {"single-artery": ["A1"], "bifurcation": ["P", "d1", "d2"]}
@@ -41,4 +43,4 @@ def test_openbf_1x_outputs_within_tolerance(case, tmp_path):
     for vessel in V1_CASES[case]:
         errors = waveform_errors(DATA / "openbf_v1" / case / f"{case}_results", out, vessel, suffix=".last")
         print(case, vessel, errors)
-        assert (errors["P"] <= 0.02).all() and (errors["Q"] <= 0.05).all()
+        assert (errors["P"] <= 0.01).all() and (errors["Q"] <= 0.02).all()
