@@ -166,14 +166,38 @@ def step_and_sample(
     return A, Q, Pc, t_new, k + cross.long(), residual
 
 
-_COMPILED: dict[str, object] = {}
+class _CompiledStep:
+    """``torch.compile`` of the step that falls back to eager execution if compilation fails.
+
+    Compilation is only a speed-up. torch 2.13's inductor can fail in its multi-threaded CPU
+    code generation for scatter-add (seen on the ibif network with 2 threads); the step
+    mutates nothing before compiling, so running the eager function instead is safe.
+    """
+
+    def __init__(self, function) -> None:
+        self.function = function
+        self.compiled = torch.compile(function, dynamic=None)
+        self.failed = False
+
+    def __call__(self, *args):
+        if not self.failed:
+            try:
+                return self.compiled(*args)
+            except torch._dynamo.exc.BackendCompilerFailed as exc:
+                log.warning("torch.compile failed (%s); running the step uncompiled",
+                            type(exc).__name__)
+                self.failed = True
+        return self.function(*args)
+
+
+_COMPILED: dict[str, _CompiledStep] = {}
 
 
 def _step_function(settings: RunSettings):
     if not settings.compile:
         return step_and_sample
     if "step" not in _COMPILED:
-        _COMPILED["step"] = torch.compile(step_and_sample, dynamic=None)
+        _COMPILED["step"] = _CompiledStep(step_and_sample)
     return _COMPILED["step"]
 
 
