@@ -24,6 +24,8 @@ def resolve_device(device: str) -> str:
     """``auto`` -> cuda when available, else cpu."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device=cuda but CUDA is not available; use device=cpu or auto")
     return device

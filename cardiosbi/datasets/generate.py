@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from cardiosbi.datasets import store
 from cardiosbi.datasets.prior import Prior, PriorConfig
 from cardiosbi.datasets.simulation import Simulator, SimulatorConfig, concat, make_simulator
-from cardiosbi.errors import SimulationError
+from cardiosbi.errors import ConfigError, SimulationError
 from cardiosbi.utils.seeding import child_seeds
 from simulators.measurement import MeasurementConfig, MeasurementModel, channel_key
 
@@ -60,7 +60,10 @@ class Pipeline:
         self.spec = spec
         self.prior = Prior(spec.prior)
         self.simulator: Simulator = make_simulator(spec.simulator, device)
-        self.measurement = MeasurementModel(spec.measurement)
+        try:
+            self.measurement = MeasurementModel(spec.measurement)
+        except ValueError as exc:  # the simulators package raises plain errors
+            raise ConfigError(str(exc)) from None
         self.theta_names = [n for n in self.prior.names if n in self.simulator.parameters]
         self.unused = sorted((set(self.prior.names) | set(self.prior.fixed))
                              - set(self.simulator.parameters))

@@ -47,6 +47,9 @@ def evaluate(cfg: DictConfig) -> int:
     settings = to_dataclass(cfg.diagnostics, EvaluateSettings, "diagnostics")
     if settings.n_samples < 2 or settings.max_cases < 2:
         raise ConfigError("diagnostics.n_samples and diagnostics.max_cases must be at least 2")
+    if settings.batch_size < 1 or settings.ppc_replicates < 1 or settings.joint_hpd_draws < 0:
+        raise ConfigError("diagnostics.batch_size and ppc_replicates must be >= 1, "
+                          "joint_hpd_draws >= 0")
     posterior = load_posterior(cfg.posterior, device=_device(str(cfg.device)))
     test_seed = child_seeds(int(cfg.seed), 1, key=_TEST_SEED_KEY)[0]
     data = load_training_data(cfg.data, seed=test_seed)

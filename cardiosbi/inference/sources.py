@@ -81,6 +81,8 @@ def load_training_data(node: DictConfig | dict[str, Any], seed: int) -> Training
     source = data.get("source")
     if source == "linear_gaussian":
         spec = to_dataclass(data, LinearGaussianSource, "data")
+        if spec.num_simulations < 1:
+            raise ConfigError(f"data.num_simulations must be >= 1, got {spec.num_simulations}")
         task = LinearGaussianTask(spec.dim, spec.prior, spec.prior_scale, spec.noise_scale, spec.series_length)
         theta, x = task.sample_joint(spec.num_simulations, torch.Generator().manual_seed(seed))
         low, high = task.bounds()

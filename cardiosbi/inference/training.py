@@ -66,8 +66,12 @@ def check_config(config: NPEConfig, x_shape: tuple[int, ...]) -> None:
     if config.trainer.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(f"trainer.lr_schedule={config.trainer.lr_schedule!r} is unknown; "
                           f"use one of {', '.join(LR_SCHEDULES)}")
-    if config.model.ensemble_size < 1:
-        raise ConfigError(f"model.ensemble_size must be >= 1, got {config.model.ensemble_size}")
+    counts = {"model.ensemble_size": config.model.ensemble_size,
+              "trainer.batch_size": config.trainer.batch_size,
+              "trainer.max_epochs": config.trainer.max_epochs}
+    for key, value in counts.items():
+        if value < 1:
+            raise ConfigError(f"{key} must be >= 1, got {value}")
     if not 0 <= config.seed < 2**32:
         raise ConfigError(f"seed must be in [0, 2**32), got {config.seed}")
 

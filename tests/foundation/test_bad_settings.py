@@ -1,0 +1,28 @@
+"""Settings that cannot work end the command with exit code 2 and one line, before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+from cardiosbi.cli.main import run
+
+POSTERIOR = "posterior={repo}/tests/data/diagnostics/linear_gaussian_posterior.pt"
+
+CASES = [
+    (["simulate", "simulator=windkessel", "n=4", "measurement.window_s=0"], "window_s must be positive"),
+    (["simulate", "simulator=windkessel", "n=4", "device=gpu"], "unknown device 'gpu'"),
+    (["simulate", "simulator.network=nope", "n=1", "device=cpu"], "network not found: nope"),
+    (["train", "trainer.batch_size=0"], "trainer.batch_size must be >= 1"),
+    (["train", "data.num_simulations=0"], "data.num_simulations must be >= 1"),
+    (["evaluate", POSTERIOR, "diagnostics.batch_size=0"], "batch_size and ppc_replicates"),
+    (["run-network", "{repo}/simulators/hemodynamics/networks/cca.yaml", "--cycles", "0"],
+     "max_cycles (--cycles) must be >= 1"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=lambda v: v[0] if isinstance(v, list) else "")
+def test_bad_setting_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, capsys, repo_root):
+    monkeypatch.chdir(tmp_path)
+    assert run([a.format(repo=repo_root) for a in argv] + ["--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
