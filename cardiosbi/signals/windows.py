@@ -197,6 +197,14 @@ def resolve_window_config(config: WindowConfig | None = None, channels=None,
         raise ConfigError("sampling_rate, window_s and hop_s must all be > 0")
     if not cfg.chunk_s >= cfg.window_s:
         raise ConfigError(f"chunk_s ({cfg.chunk_s}) must be at least window_s ({cfg.window_s})")
+    # Method names are checked here, once, rather than failing inside every record of a cohort.
+    for key, valid in (("ppg_method", ppg_mod.PEAK_METHODS),
+                       ("ppg_quality_method", ppg_mod.QUALITY_METHODS),
+                       ("ecg_method", ecg_mod.PEAK_METHODS),
+                       ("abp_method", abp_mod.ONSET_METHODS)):
+        if getattr(cfg, key) not in valid:
+            raise ConfigError(f"window.{key}={getattr(cfg, key)!r} is unknown; valid: "
+                              f"{', '.join(valid)}")
     return cfg
 
 

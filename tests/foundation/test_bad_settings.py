@@ -15,6 +15,8 @@ CASES = [
     (["train", "trainer.batch_size=0"], "trainer.batch_size must be >= 1"),
     (["train", "data.num_simulations=0"], "data.num_simulations must be >= 1"),
     (["evaluate", POSTERIOR, "diagnostics.batch_size=0"], "batch_size and ppc_replicates"),
+    (["preprocess", "{repo}/tests/data/real/041s/041s.hea", "window.ppg_method=foo"],
+     "window.ppg_method='foo' is unknown"),
     (["run-network", "{repo}/simulators/hemodynamics/networks/cca.yaml", "--cycles", "0"],
      "max_cycles (--cycles) must be >= 1"),
 ]
