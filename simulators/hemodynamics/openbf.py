@@ -128,10 +128,22 @@ def import_openbf(path: str | Path) -> Network:
         raise NetworkError(f"cannot read openBF network {path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("network"), list):
         raise NetworkError(f"{path}: not an openBF network (no 'network:' list)")
+    try:
+        net = _network(data, path)
+    except NetworkError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # a missing key or a non-numeric value
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise NetworkError(f"{path}: {what}") from None
+    net.validate()
+    return net
+
+
+def _network(data: dict, path: Path) -> Network:
     blood = data.get("blood", {})
     solver = data.get("solver", {})
     rho = float(blood.get("rho", 1060.0))
-    net = Network(
+    return Network(
         name=str(_first(data, _NAME_KEYS, path.stem)),
         segments=[_segment(v, rho) for v in data["network"]],
         inflow=read_inflow_file(_find_inlet_file(data, path)),
@@ -142,5 +154,3 @@ def import_openbf(path: str | Path) -> Network:
         tolerance_mmhg=float(_first(solver, _TOL_KEYS, 1.0)),
         samples_per_cycle=int(_first(solver, _JUMP_KEYS, 100)),
     )
-    net.validate()
-    return net

@@ -22,6 +22,16 @@ CASES = [
 ]
 
 
+def test_non_numeric_network_value_exits_2(tmp_path, monkeypatch, capsys, repo_root):
+    source = repo_root / "tests/data/hemodynamics/boileau2015/cca"
+    (tmp_path / "cca.yaml").write_text((source / "cca.yaml").read_text().replace("R0: 2.6485e-3", "R0: abc"))
+    (tmp_path / "cca_inlet.dat").write_text((source / "cca_inlet.dat").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert run(["run-network", "cca.yaml", "--out", "o"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "could not convert string to float: 'abc'" in err
+
+
 @pytest.mark.parametrize(("argv", "message"), CASES, ids=lambda v: v[0] if isinstance(v, list) else "")
 def test_bad_setting_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, capsys, repo_root):
     monkeypatch.chdir(tmp_path)
