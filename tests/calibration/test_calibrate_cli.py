@@ -1,0 +1,44 @@
+"""`cardiosbi calibrate` with fine-tuning (the default path) on windows from a simulated store."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cardiosbi.calibration import RopePosterior
+from cardiosbi.cli.main import run
+from cardiosbi.datasets.reader import data_module_from_config
+from cardiosbi.inference import load_posterior
+
+
+def _write_pairs(path, theta, x, module):
+    np.savez(path, theta=theta.numpy(), x=x.numpy(), names=np.array(module.parameter_names),
+             low=module.low.numpy(), high=module.high.numpy())
+
+
+def test_calibrate_fine_tunes_and_writes_a_rope_posterior(tmp_path, monkeypatch, repo_root):
+    monkeypatch.chdir(tmp_path)
+    assert run(["simulate", "simulator=windkessel", "out=sim", "n=80", "shard_size=40",
+                "plots=false"]) == 0
+    module = data_module_from_config({"source": "zarr", "path": "sim", "parameters": ["hr", "sv"]})
+    theta_ref, x_ref = module.normalization_sample()
+    theta_cal, x_cal = module.validation_tensors()
+    generator = torch.Generator().manual_seed(0)
+    x_cal = x_cal + 0.3 * torch.randn(x_cal.shape, generator=generator)  # a "real" sensor
+    _write_pairs("reference.npz", theta_ref, x_ref, module)
+    _write_pairs("calibration.npz", theta_cal, x_cal, module)
+    posterior = repo_root / "tests/data/infer/hr_sv_windkessel_posterior.pt"
+    assert run(["calibrate", f"posterior={posterior}", "calibration=calibration.npz",
+                "reference=reference.npz", "rope.fine_tuning.max_steps=5",
+                "rope.fine_tuning.val_every_steps=5", "rope.fine_tuning.batch_size=4",
+                "rope.mode=single", "--out", "cal"]) == 0
+    rope = load_posterior(tmp_path / "cal" / "posterior.pt")
+    assert isinstance(rope, RopePosterior)
+    assert rope.input_spec == load_posterior(posterior).input_spec  # `infer` can use it
+    draws = rope.sample(x_cal[:3], 7, generator=generator)
+    assert draws.shape == (7, 3, 2) and torch.isfinite(draws).all()
+    # the calibrated file is accepted by `cardiosbi infer` like any posterior
+    record = repo_root / "tests/data/real/041s/041s.hea"
+    assert run(["infer", str(record), "posterior=cal/posterior.pt", "n_samples=20",
+                "--out", "inf"]) == 0
+    assert (tmp_path / "inf" / "estimates" / "041s.csv").exists()
