@@ -26,6 +26,7 @@ from cardiosbi.inference import Posterior, load_posterior
 from cardiosbi.signals.cohort import preprocess_cohort
 from cardiosbi.signals.windows import WindowConfig
 from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.device import resolve_device
 from cardiosbi.utils.progress import progress
 from cardiosbi.utils.rundir import atomic_write_text, write_run_info
 
@@ -55,9 +56,7 @@ def infer(cfg: DictConfig) -> int:
     if config.posterior is None:
         raise NotAvailableError("no default posterior ships with cardiosbi yet (issue #8); "
                                 "pass posterior=FILE (from `cardiosbi train data=zarr ...`)")
-    device = "cuda" if config.device == "auto" and torch.cuda.is_available() else (
-        "cpu" if config.device == "auto" else config.device)
-    posterior = load_posterior(config.posterior, device=device)
+    posterior = load_posterior(config.posterior, device=resolve_device(config.device))
     window = window_config(posterior)
     out = Path(config.out)
     summary = preprocess_cohort(config.input, out / "preprocess", window, fs=config.fs,

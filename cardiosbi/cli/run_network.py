@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from cardiosbi.errors import ConfigError, InputFileError, SimulationError
 from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.device import resolve_device
 from cardiosbi.utils.paths import existing_path
 from cardiosbi.utils.rundir import write_run_info
 
@@ -33,16 +34,6 @@ class RunNetworkConfig:
     max_cycles: int | None = None
     tolerance: float | None = None
     compile: bool = False
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ConfigError(f"device must be cpu, cuda or auto, got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device=cuda requested but no CUDA device is available; use device=cpu")
-    return name
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -70,7 +61,7 @@ def run_network(cfg: DictConfig) -> int:
         raise InputFileError(f"{path}: {exc}") from None
     result = simulate_network(
         net, dx=conf.dx, cfl=conf.cfl, max_cycles=conf.max_cycles,
-        tolerance_mmhg=conf.tolerance, device=_device(conf.device), dtype=_dtype(conf.dtype),
+        tolerance_mmhg=conf.tolerance, device=resolve_device(conf.device), dtype=_dtype(conf.dtype),
         min_cells=conf.min_cells, compile=conf.compile,
     )
     out = write_network_run(result, conf.out)

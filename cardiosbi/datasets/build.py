@@ -7,28 +7,16 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-import torch
-
 from cardiosbi.datasets import store
 from cardiosbi.datasets.generate import DatasetSpec, Pipeline
 from cardiosbi.datasets.launcher import LauncherConfig, run_shards
 from cardiosbi.datasets.summary import summarize
 from cardiosbi.errors import ConfigError
+from cardiosbi.utils.device import resolve_device
 from cardiosbi.utils.progress import progress_bar
 from cardiosbi.utils.rundir import git_revision
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device=cuda but CUDA is not available; use device=cpu or auto")
-    return device
 
 
 def build_dataset(root: str | Path, spec: DatasetSpec, launcher: LauncherConfig | None = None,

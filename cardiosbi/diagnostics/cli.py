@@ -22,6 +22,7 @@ from cardiosbi.inference import load_posterior
 from cardiosbi.inference.sources import LinearGaussianSource, load_training_data
 from cardiosbi.inference.tasks import LinearGaussianTask
 from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.device import resolve_device
 from cardiosbi.utils.rundir import atomic_write_text, write_run_info
 from cardiosbi.utils.seeding import child_seeds
 
@@ -50,7 +51,7 @@ def evaluate(cfg: DictConfig) -> int:
     if settings.batch_size < 1 or settings.ppc_replicates < 1 or settings.joint_hpd_draws < 0:
         raise ConfigError("diagnostics.batch_size and ppc_replicates must be >= 1, "
                           "joint_hpd_draws >= 0")
-    posterior = load_posterior(cfg.posterior, device=_device(str(cfg.device)))
+    posterior = load_posterior(cfg.posterior, device=resolve_device(str(cfg.device)))
     test_seed = child_seeds(int(cfg.seed), 1, key=_TEST_SEED_KEY)[0]
     data = load_training_data(cfg.data, seed=test_seed)
     if list(data.names) != list(posterior.parameter_names):
@@ -76,14 +77,6 @@ def evaluate(cfg: DictConfig) -> int:
     atomic_write_text(out / "evaluation.json", json.dumps(info, indent=2))
     _print_summary(report.summary, len(theta), out)
     return 0
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ConfigError(f"device={name!r} is unknown; use auto, cpu or cuda")
-    return name
 
 
 def _usable_rows(posterior, data) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:
