@@ -126,6 +126,8 @@ def estimate_record(posterior: Posterior, prepared: Path, rid: str, config: Infe
 
 def record_summary(rid: str, table: pd.DataFrame) -> pd.DataFrame:
     """Per biomarker: median of the accepted, non-rejected window medians, and their count."""
+    if "reject" not in table:  # no window of the record was accepted, so nothing was estimated
+        return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
     used = table[table["accepted"] & table["parameter"].notna() & table["reject"].eq(False)]
     if used.empty:
         return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})

@@ -1,0 +1,26 @@
+"""Per-record summaries of `cardiosbi infer` for records without usable windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cardiosbi.cli.infer import record_summary
+
+
+def test_record_without_accepted_windows_summarises_to_zero_windows():
+    table = pd.DataFrame({"record": ["r", "r"], "window": [-1, -1], "start_s": [0.0, 8.0],
+                          "duration_s": [8.0, 8.0], "accepted": [False, False],
+                          "reason": ["flat:abp", "flat:abp"], "parameter": [np.nan, np.nan]})
+    summary = record_summary("r", table)
+    assert summary["windows"].tolist() == [0] and summary["record"].tolist() == ["r"]
+
+
+def test_rejected_estimates_are_left_out_of_the_summary():
+    table = pd.DataFrame({"record": "r", "window": [0, 0, 1, 1], "accepted": True,
+                          "parameter": ["hr", "sv", "hr", "sv"], "unit": ["bpm", "mL"] * 2,
+                          "median": [70.0, 60.0, 80.0, 90.0], "ci90_low": [60.0, 40, 70, 50],
+                          "ci90_high": [80.0, 80, 90, 130], "reject": [False, False, False, True]})
+    summary = record_summary("r", table).set_index("parameter")
+    assert summary.loc["hr", "windows"] == 2 and summary.loc["hr", "median"] == 75.0
+    assert summary.loc["sv", "windows"] == 1 and summary.loc["sv", "median"] == 60.0
