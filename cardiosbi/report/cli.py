@@ -1,0 +1,31 @@
+"""``cardiosbi report RUN_DIR [out=FILE]``: the HTML report of a ``cardiosbi infer`` run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from cardiosbi.report.render import ReportOptions, render_report
+from cardiosbi.utils.config import to_dataclass
+
+
+@dataclass
+class ReportConfig:
+    seed: int = 0
+    run: str = ""
+    out: str | None = None
+    recordings: str | None = None
+    max_records: int = 50
+    waveform_s: float = 300.0
+    max_table_rows: int = 200
+
+
+def report(cfg: DictConfig) -> int:
+    """Render the report; print where the page and its tables went."""
+    config = to_dataclass(cfg, ReportConfig, "report")
+    options = ReportOptions(recordings=config.recordings, max_records=config.max_records,
+                            waveform_s=config.waveform_s, max_table_rows=config.max_table_rows)
+    page = render_report(config.run, config.out, options)
+    print(f"report written to {page} (tables as CSV in {page.with_name(page.stem + '_tables')})")
+    return 0

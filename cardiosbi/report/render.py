@@ -1,0 +1,291 @@
+"""``render_report(run_dir)``: one self-contained HTML page for an infer run, tables beside it.
+
+Figures are embedded as base64 PNG so the page is a single file to mail or archive; every table
+the page shows is also written as CSV into ``<page name>_tables/`` next to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+import cardiosbi
+from cardiosbi import registry
+from cardiosbi.errors import CardiosbiError, ConfigError
+from cardiosbi.report import figures
+from cardiosbi.report.references import REFERENCES, agreement, compare, series_groups
+from cardiosbi.report.run import InferRun, load_run
+from cardiosbi.report.waveforms import load_traces, locate_recording
+from cardiosbi.utils.progress import progress
+from cardiosbi.utils.rundir import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+# Quality-table columns shown in the page (when present); the CSV beside it has all of them.
+QUALITY_COLUMNS = ["window", "start_s", "duration_s", "accepted", "reason", "hr_ppg", "hr_ecg",
+                   "hr_abp", "map_abp", "sbp_abp", "dbp_abp", "ppg_quality"]
+
+
+@dataclass
+class ReportOptions:
+    """What goes into the page (the CLI's config keys)."""
+
+    recordings: str | None = None   # folder holding the recordings if the run's paths moved
+    max_records: int = 50           # records given figures; the rest appear in the overview only
+    waveform_s: float = 300.0       # seconds of waveform drawn per record (from its start)
+    max_table_rows: int = 200       # per-window rows shown in the page (all rows in the CSV)
+
+
+@dataclass
+class Table:
+    """A table for the page: column names and formatted cells; ``csv`` names its CSV file."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    csv: str
+    truncated: int = 0
+
+
+@dataclass
+class Figure:
+    title: str
+    png: str   # base64
+
+
+@dataclass
+class RecordSection:
+    record: str
+    status: str
+    notes: list[str] = field(default_factory=list)
+    waveforms: list[Figure] = field(default_factory=list)
+    biomarkers: Figure | None = None
+    biomarker_table: Table | None = None
+    reason_counts: Table | None = None
+    quality: Table | None = None
+    references: list[dict] = field(default_factory=list)
+
+
+def render_report(run_dir: str | Path, out: str | Path | None = None,
+                  options: ReportOptions | None = None) -> Path:
+    """Write the HTML report of the infer run in ``run_dir`` (default ``run_dir/report.html``)
+    and return its path; the tables it shows go to ``<out stem>_tables/*.csv``."""
+    options = options or ReportOptions()
+    if options.max_records < 0 or options.waveform_s <= 0 or options.max_table_rows < 1:
+        raise ConfigError("report options: max_records >= 0, waveform_s > 0 and "
+                          "max_table_rows >= 1 are required")
+    run = load_run(run_dir)
+    out = Path(out) if out else run.path / "report.html"
+    tables_dir = out.with_name(f"{out.stem}_tables")
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    ok = [r for r, s in zip(run.records["record"], run.records["status"], strict=True)
+          if s == "ok"]
+    shown = ok[:options.max_records]
+    sections = [record_section(run, rid, options, tables_dir)
+                for rid in progress(shown, desc="report", unit="record")]
+    context = {
+        "title": f"cardiosbi report: {run.path.name}",
+        "provenance": provenance(run),
+        "overview": overview_table(run, tables_dir, options),
+        "failures": int((run.records["status"] != "ok").sum()),
+        "capped": max(0, len(ok) - len(shown)),
+        "sections": sections,
+        "agreement": agreement_table(sections, tables_dir),
+        "biomarkers": biomarker_glossary(run),
+    }
+    atomic_write_text(out, template().render(**context))
+    return out
+
+
+def template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("cardiosbi.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("report.html.j2")
+
+
+def provenance(run: InferRun) -> list[tuple[str, str]]:
+    """(label, value) rows for the page header."""
+    return [
+        ("Run folder", str(run.path)),
+        ("Input", str(run.config.get("input", ""))),
+        ("Posterior file", str(run.config.get("posterior", ""))),
+        ("Posterior draws per window", str(run.config.get("n_samples", ""))),
+        ("cardiosbi version (run)", str(run.info.get("cardiosbi_version", ""))),
+        ("git revision (run)", str(run.info.get("git_revision") or "not a checkout")),
+        ("Run started (UTC)", str(run.info.get("started_utc", ""))),
+        ("Report written (UTC)", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
+        ("cardiosbi version (report)", cardiosbi.__version__),
+    ]
+
+
+def overview_table(run: InferRun, tables_dir: Path, options: ReportOptions) -> Table:
+    """Per record: status/failure reason, windows accepted, and each biomarker's record median."""
+    table = run.records[["record", "status", "reason", "duration_s", "n_windows", "n_accepted",
+                         "acceptance_rate"]].copy()
+    if run.summary is not None and "parameter" in run.summary:
+        used = run.summary.dropna(subset=["parameter"])
+        keys = ["model", "parameter"] if "model" in used else ["parameter"]
+        labels = used[keys].astype(str).agg(":".join, axis=1) + " median [" + used["unit"] + "]"
+        medians = used.assign(label=labels).pivot_table(index="record", columns="label",
+                                                        values="median", sort=False)
+        table = table.merge(medians.reset_index(), on="record", how="left")
+    return make_table(table, tables_dir / "overview.csv", options.max_table_rows)
+
+
+def record_section(run: InferRun, rid: str, options: ReportOptions,
+                   tables_dir: Path) -> RecordSection:
+    """Figures and tables of one record; missing pieces become notes in the page."""
+    section = RecordSection(record=rid, status="ok")
+    quality = run.quality(rid)
+    estimates = run.estimates(rid)
+    add_waveforms(section, run, rid, quality, options)
+    if estimates is None or "parameter" not in estimates or estimates["parameter"].isna().all():
+        section.notes.append("No biomarker was estimated for this record (no window passed the "
+                             "quality checks).")
+    else:
+        section.biomarkers = Figure("Biomarker posteriors over time",
+                                    encode(figures.biomarker_figure(estimates, quality)))
+        section.biomarker_table = biomarker_table(rid, estimates, tables_dir, options)
+    section.reason_counts = make_table(reason_counts(quality),
+                                       tables_dir / f"{rid}_quality_counts.csv", 1000)
+    shown = [c for c in QUALITY_COLUMNS if c in quality]
+    section.quality = make_table(quality[shown], tables_dir / f"{rid}_quality.csv",
+                                 options.max_table_rows, full=quality)
+    section.references = [reference_block(ref, rid, quality, estimates, run, tables_dir)
+                          for ref in REFERENCES]
+    return section
+
+
+def add_waveforms(section: RecordSection, run: InferRun, rid: str, quality: pd.DataFrame,
+                  options: ReportOptions) -> None:
+    source = run.source(rid)
+    path = locate_recording(source, run.config, options.recordings)
+    if path is None:
+        section.notes.append(f"Recording {source!r} was not found from here, so the waveform "
+                             "panels are omitted; pass recordings=FOLDER to point at it.")
+        return
+    try:
+        traces, duration = load_traces(path, run.config, options.waveform_s)
+    except CardiosbiError as exc:
+        section.notes.append(f"Recording {path} could not be re-loaded ({exc}); waveform panels "
+                             "omitted.")
+        return
+    if duration > options.waveform_s:
+        section.notes.append(f"Waveforms show the first {options.waveform_s:g} s of "
+                             f"{duration:g} s (waveform_s=...).")
+    for trace in traces:
+        section.waveforms.append(Figure(f"{trace.name} ({trace.unit})",
+                                        encode(figures.waveform_figure(trace, quality))))
+    accepted = quality[quality["accepted"].astype(bool) & (quality["start_s"] < options.waveform_s)]
+    if traces and len(accepted):
+        first = accepted.iloc[0]
+        section.waveforms.append(Figure(
+            f"close-up of the first accepted window ({first['start_s']:g} s)",
+            encode(figures.zoom_figure(traces, first["start_s"], first["duration_s"]))))
+
+
+def biomarker_table(rid: str, estimates: pd.DataFrame, tables_dir: Path,
+                    options: ReportOptions) -> Table:
+    """Per window and biomarker: median, 50/90% intervals and the reject flag."""
+    keys = ["model"] if "model" in estimates else []
+    columns = ["window", "start_s", *keys, "parameter", "unit", "median", "ci50_low",
+               "ci50_high", "ci90_low", "ci90_high", "reject"]
+    rows = estimates.dropna(subset=["parameter"])[columns]
+    return make_table(rows, tables_dir / f"{rid}_estimates.csv", options.max_table_rows)
+
+
+def reason_counts(quality: pd.DataFrame) -> pd.DataFrame:
+    """Windows accepted, and per rejection reason the windows it applies to (a window can have
+    several reasons)."""
+    accepted = int(quality["accepted"].astype(bool).sum())
+    reasons = quality.loc[~quality["accepted"].astype(bool), "reason"].astype(str)
+    counts = reasons.str.split(";").explode().value_counts()
+    rows = [("accepted", accepted), ("rejected (any reason)", len(quality) - accepted)]
+    rows += [(f"rejected: {reason}", int(n)) for reason, n in counts.items()]
+    return pd.DataFrame(rows, columns=["windows", "count"])
+
+
+def reference_block(reference, rid: str, quality: pd.DataFrame,
+                    estimates: pd.DataFrame | None, run: InferRun, tables_dir: Path) -> dict:
+    """The page block of one reference: a figure and agreement numbers, or why it is absent."""
+    block = {"name": reference.name, "figure": None, "agreement": None, "absent": None}
+    comparison = compare(reference, quality, estimates)
+    if reference.column not in quality or quality[reference.column].isna().all():
+        block["absent"] = (f"No {reference.channel.upper()} reference in this recording, so "
+                           f"{reference.name} cannot be checked.")
+        return block
+    if comparison.empty:
+        estimated = {label for label, _ in series_groups(estimates)} if estimates is not None \
+            else set()
+        block["absent"] = (f"The {reference.channel.upper()} reference exists but nothing "
+                           f"comparable was estimated ({reference.biomarker} not among "
+                           f"{sorted(estimated) or 'the estimates'}) or no accepted window "
+                           "has both.")
+        return block
+    name = reference.column.replace("_", "-")
+    comparison.insert(0, "record", rid)
+    comparison.to_csv(tables_dir / f"{rid}_{name}.csv", index=False)
+    block["figure"] = encode(figures.reference_figure(comparison, reference.name,
+                                                      reference.unit))
+    block["agreement"] = agreement(comparison).assign(record=rid)
+    return block
+
+
+def agreement_table(sections: list[RecordSection], tables_dir: Path) -> Table | None:
+    """All records' agreement rows in one table (also per record in each section)."""
+    frames = [b["agreement"] for s in sections for b in s.references
+              if b["agreement"] is not None]
+    if not frames:
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    table = table[["record", *[c for c in table.columns if c != "record"]]]
+    for section in sections:
+        for block in section.references:
+            if block["agreement"] is not None:
+                block["agreement"] = make_table(block["agreement"], None, 1000)
+    return make_table(table, tables_dir / "reference_agreement.csv", 10_000)
+
+
+def biomarker_glossary(run: InferRun) -> list[tuple[str, str, str]]:
+    """(name, unit, description) of every estimated biomarker, from the registry."""
+    if run.summary is None or "parameter" not in run.summary:
+        return []
+    rows = []
+    for name in run.summary["parameter"].dropna().astype(str).unique():
+        try:
+            quantity = registry.quantity_of(name)
+            rows.append((name, quantity.unit, quantity.description))
+        except ConfigError:  # a parameter the registry does not know (e.g. a test model)
+            rows.append((name, "", "not in the cardiosbi registry"))
+    return rows
+
+
+def make_table(frame: pd.DataFrame, csv: Path | None, max_rows: int,
+               full: pd.DataFrame | None = None) -> Table:
+    """Format ``frame`` for the page (first ``max_rows`` rows) and write ``full`` (default the
+    frame) as CSV."""
+    if csv is not None:
+        (frame if full is None else full).to_csv(csv, index=False)
+    cells = [[format_cell(v) for v in row] for row in frame.head(max_rows).itertuples(index=False)]
+    return Table([str(c) for c in frame.columns], cells, csv.name if csv else "",
+                 truncated=max(0, len(frame) - max_rows))
+
+
+def format_cell(value) -> str:
+    """Numbers to 4 significant digits, missing values blank, everything else as text."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def encode(png: bytes) -> str:
+    return base64.b64encode(png).decode("ascii")

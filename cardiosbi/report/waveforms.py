@@ -1,0 +1,100 @@
+"""Raw and cleaned waveforms with detected beats, re-derived from the run's recordings.
+
+The report re-loads each recording from the path the run read (or from ``recordings=`` when the
+run was moved) and repeats the preprocessing's cleaning and beat detection with its default
+methods, so the beats drawn are the ones the quality checks counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cardiosbi.errors import CardiosbiError
+from cardiosbi.io import load_recording
+from cardiosbi.io.recording import Recording
+from cardiosbi.signals import abp as abp_mod
+from cardiosbi.signals import ecg as ecg_mod
+from cardiosbi.signals import ppg as ppg_mod
+from cardiosbi.signals.filters import fill_gaps
+from cardiosbi.signals.windows import WindowConfig
+
+log = logging.getLogger(__name__)
+
+KINDS = ("ppg", "abp", "ecg")
+BEAT_NAMES = {"ppg": "PPG systolic peaks", "abp": "ABP pulse onsets", "ecg": "ECG R peaks"}
+
+
+@dataclass
+class Trace:
+    """One channel over the shown span: times [s], raw and cleaned samples, beat indices."""
+
+    kind: str
+    name: str
+    unit: str
+    times: np.ndarray
+    raw: np.ndarray
+    cleaned: np.ndarray
+    beats: np.ndarray
+
+
+def locate_recording(source: str, config: dict, recordings: str | None) -> Path | None:
+    """The file the run read for a record, or None when it cannot be found here.
+
+    Tried in order: the recorded path itself, the same file name inside ``recordings``, and for
+    ``vitaldb:<case>`` references the run's download cache (never downloaded again).
+    """
+    if not source:
+        return None
+    if source.startswith("vitaldb:"):
+        name = f"{int(source.split(':', 1)[1])}.vital"
+        candidates = [Path(config.get("cache_dir") or "data/cache/vitaldb") / name]
+    else:
+        name = Path(source).name
+        candidates = [Path(source)]
+    if recordings:
+        candidates.append(Path(recordings) / name)
+    return next((c for c in candidates if c.exists()), None)
+
+
+def load_traces(path: Path, config: dict, span_s: float) -> tuple[list[Trace], float]:
+    """Traces of every PPG/ABP/ECG channel over the first ``span_s`` seconds, and the record's
+    duration. A channel the detectors cannot process keeps its raw trace with no beats."""
+    recording = load_recording(path, fs=config.get("fs"))
+    traces = []
+    for kind in KINDS:
+        if recording.of_kind(kind) is not None:
+            traces.append(_trace(recording, kind, span_s))
+    return traces, recording.duration_s
+
+
+def _trace(recording: Recording, kind: str, span_s: float) -> Trace:
+    channel = recording.of_kind(kind)
+    n = min(channel.signal.size, int(round(span_s * channel.fs)))
+    raw = channel.signal[:n]
+    times = channel.start_s + np.arange(n) / channel.fs
+    try:
+        cleaned, beats = _clean_and_detect(kind, raw, channel.fs)
+    except (ValueError, IndexError, ZeroDivisionError, CardiosbiError) as exc:
+        log.warning("%s: %s beats not detected for the report (%s)", recording.name, kind, exc)
+        cleaned, beats = fill_gaps(raw), np.empty(0, dtype=np.int64)
+    return Trace(kind, channel.name, channel.unit, times, raw, cleaned, beats)
+
+
+def _clean_and_detect(kind: str, raw: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    methods = WindowConfig()  # infer prepares windows with the default detection methods
+    finite = raw[np.isfinite(raw)]
+    if not (finite.size > 2 * fs and np.ptp(finite) > 0):
+        return fill_gaps(raw), np.empty(0, dtype=np.int64)
+    if kind == "ppg":
+        cleaned = ppg_mod.ppg_clean(raw, fs, method="elgendi")
+        return cleaned, ppg_mod.ppg_peaks(cleaned, fs, methods.ppg_method)
+    if kind == "abp":
+        cleaned = abp_mod.abp_clean(raw, fs)
+        return cleaned, abp_mod.abp_onsets(cleaned, fs, methods.abp_method)
+    method = methods.ecg_method if methods.ecg_method in ecg_mod.CLEAN_METHODS else "neurokit"
+    cleaned = ecg_mod.ecg_clean(raw, fs, method)
+    return cleaned, ecg_mod.ecg_peaks(cleaned, fs, methods.ecg_method)
