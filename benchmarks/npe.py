@@ -299,20 +299,27 @@ def run_throughput(args) -> None:
 
         models["FHN (1x200 series, trained in `fhn`)"] = load_posterior(fhn_model)
     for label, (posterior) in models.items():
-        x = torch.randn((args.windows, *posterior.network.x_shape))
+        posterior = posterior.to(args.device)
+        x = torch.randn((args.windows, *posterior.network.x_shape), device=args.device)
         posterior.sample(x[:2], 10)  # warm-up
         started = time.perf_counter()
         posterior.sample(x[:1], args.samples)
+        _synchronize(args.device)
         one = args.samples / (time.perf_counter() - started)
         started = time.perf_counter()
         posterior.summarize(x, n=1000, batch_size=64)
         windows = args.windows / (time.perf_counter() - started)
         rows.append({"model": label, "samples_per_s_one_window": one,
-                     "windows_summarised_per_s": windows, "device": "cpu"})
+                     "windows_summarised_per_s": windows, "device": args.device})
         print(rows[-1], flush=True)
     _write(Path(args.out), "npe_throughput", rows,
            _markdown(rows, ["model", "device", "samples_per_s_one_window", "windows_summarised_per_s"]),
            {"machine": _machine(), "samples": args.samples, "windows": args.windows})
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def _cardio_shaped_posterior(args):
@@ -351,6 +358,7 @@ def main() -> None:
     parser.add_argument("--skip-sbi", action="store_true", help="moons: train and score ours only")
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--windows", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="throughput: cpu or cuda")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)

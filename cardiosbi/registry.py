@@ -90,6 +90,16 @@ def get(name: str) -> Quantity:
         ) from None
 
 
+def quantity_of(label: str) -> Quantity:
+    """The quantity of a dataset label; per-site labels (``map_radial``) share their base's."""
+    parts = label.split("_")
+    for end in range(len(parts), 0, -1):  # longest registered prefix: map_aortic_root -> map
+        base = "_".join(parts[:end])
+        if base in REGISTRY:
+            return REGISTRY[base]
+    return get(label)  # raises, listing the valid names
+
+
 def names(kind: Kind | None = None) -> list[str]:
     """Registered names, optionally only parameters or only biomarkers."""
     return [q.name for q in _QUANTITIES if kind is None or q.kind == kind]

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
+from cardiosbi.datasets.reader import NORMALIZATIONS, prepare_windows
 from cardiosbi.errors import ConfigError, InputFileError, NotAvailableError
 from cardiosbi.inference import Posterior, load_posterior
 from cardiosbi.signals.cohort import preprocess_cohort
@@ -92,9 +93,9 @@ def window_config(posterior: Posterior) -> WindowConfig:
     if not spec:
         raise ConfigError("this posterior file has no input spec (it was trained on tensors, not "
                           "on a simulated store), so real windows cannot be prepared for it")
-    if spec["normalize"] not in ("window", "none"):
-        raise ConfigError(f"posteriors trained with normalize={spec['normalize']!r} cannot be "
-                          "applied to real recordings yet; train with data.normalize=window")
+    if spec["normalize"] not in NORMALIZATIONS:
+        raise ConfigError(f"this posterior's windows were normalised with {spec['normalize']!r}; "
+                          f"known: {', '.join(NORMALIZATIONS)}")
     kinds = []
     for channel in spec["channels"]:
         signal = channel.rsplit("/", 1)[-1]
@@ -106,7 +107,14 @@ def window_config(posterior: Posterior) -> WindowConfig:
         raise ConfigError(f"channels {spec['channels']} map to the same real channel twice")
     return WindowConfig(channels=kinds, sampling_rate=float(spec["sampling_rate"]),
                         window_s=float(spec["window_s"]), hop_s=float(spec["window_s"]),
-                        normalize=spec["normalize"] == "window")
+                        normalize=False)  # raw windows; model_input applies the training's normalisation
+
+
+def model_input(posterior: Posterior, windows: np.ndarray) -> torch.Tensor:
+    """Raw (n, C, T) windows -> the posterior's input, normalised exactly as in training."""
+    spec = posterior.input_spec
+    return torch.from_numpy(prepare_windows(windows.astype(np.float32), spec["normalize"],
+                                            spec.get("stats", {})))
 
 
 def estimate_record(posterior: Posterior, prepared: Path, rid: str, config: InferConfig,
@@ -114,7 +122,7 @@ def estimate_record(posterior: Posterior, prepared: Path, rid: str, config: Infe
     """Per-window estimates of one preprocessed record, joined to its quality table."""
     quality = pd.read_csv(prepared / "records" / f"{rid}.csv")
     with np.load(prepared / "windows" / f"{rid}.npz") as arrays:
-        windows = torch.from_numpy(arrays["windows"])
+        windows = model_input(posterior, arrays["windows"])
     columns = ["record", "window", "start_s", "duration_s", "accepted", "reason"]
     frame = quality[columns].copy()
     if len(windows) == 0:

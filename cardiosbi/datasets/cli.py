@@ -12,6 +12,7 @@ from cardiosbi.datasets.generate import DatasetSpec
 from cardiosbi.datasets.launcher import LauncherConfig
 from cardiosbi.datasets.prior import PriorConfig
 from cardiosbi.datasets.simulation import SimulatorConfig
+from cardiosbi.errors import ConfigError
 from cardiosbi.utils.config import to_dataclass
 from cardiosbi.utils.rundir import write_run_info
 from simulators.measurement import MeasurementConfig
@@ -23,6 +24,7 @@ def spec_from_config(cfg: DictConfig) -> DatasetSpec:
     """The typed dataset spec of a composed ``simulate`` config (unknown keys -> ConfigError)."""
     return DatasetSpec(
         seed=int(cfg.seed), n=int(cfg.n), shard_size=int(cfg.shard_size),
+        oversample=float(cfg.oversample),
         prior=to_dataclass(cfg.prior, PriorConfig, "prior"),
         simulator=to_dataclass(cfg.simulator, SimulatorConfig, "simulator"),
         measurement=to_dataclass(cfg.measurement, MeasurementConfig, "measurement"),
@@ -32,6 +34,8 @@ def spec_from_config(cfg: DictConfig) -> DatasetSpec:
 def simulate(cfg: DictConfig) -> int:
     """Handler of ``cardiosbi simulate``; prints where the store and its summary are."""
     spec = spec_from_config(cfg)
+    if spec.oversample < 0:
+        raise ConfigError(f"oversample={spec.oversample}: must be >= 0")
     launcher = to_dataclass(cfg.launcher, LauncherConfig, "launcher")
     root = Path(str(cfg.out))
     summary = build_dataset(root, spec, launcher, device=str(cfg.device), plots=bool(cfg.plots))

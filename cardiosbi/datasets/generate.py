@@ -41,6 +41,7 @@ class DatasetSpec:
     seed: int = 0
     n: int = 1000
     shard_size: int = 250
+    oversample: float = 0.0  # extra fraction of candidates in a shard's first round
     prior: PriorConfig = field(default_factory=PriorConfig)
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
@@ -158,7 +159,10 @@ def run_shard(root: str, spec_json: str, shard: int, device: str) -> dict:
         remaining = need - sum(int(r["ok"].sum()) for r in rows)
         if remaining <= 0:
             break
-        count = remaining if round_ == 0 else int(np.ceil(remaining * attempted / max(attempted - len(failures), 1))) + 2
+        if round_ == 0:  # a second round costs a whole batch's wall time on a GPU
+            count = remaining + int(np.ceil(remaining * pipeline.spec.oversample))
+        else:
+            count = int(np.ceil(remaining * attempted / max(attempted - len(failures), 1))) + 2
         seeds = child_seeds(shard_seed, count, key=round_)
         result = pipeline.candidates(seeds, layout.parameter_names)
         result["seeds"] = np.array(seeds, dtype=np.uint64)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from cardiosbi import registry
 from cardiosbi.datasets import store
 from cardiosbi.errors import ConfigError
 from cardiosbi.signals import normalize_window
@@ -46,6 +47,18 @@ def split_of_seeds(seeds: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
     return np.searchsorted(edges, u, side="right")
 
 
+@dataclass(frozen=True)
+class Target:
+    """One inferred quantity: where it is stored (``theta`` column or a label array) and its support."""
+
+    name: str
+    array: str
+    column: int | None
+    low: float
+    high: float
+    unit: str
+
+
 class SimulatedStore:
     """A complete store opened for reading, with its metadata and split masks."""
 
@@ -60,24 +73,40 @@ class SimulatedStore:
         unknown = [c for c in self.channels if c not in attrs["channels"]]
         if unknown:
             raise ConfigError(f"data.channels: {unknown} not in the store ({', '.join(attrs['channels'])})")
-        missing = [p for p in self.parameter_names if p not in attrs["parameter_names"]]
-        if missing:
-            raise ConfigError(f"data.parameters: {missing} not in the store "
-                              f"({', '.join(attrs['parameter_names'])})")
-        self.columns = [attrs["parameter_names"].index(p) for p in self.parameter_names]
-        self.low = np.array(attrs["low"])[self.columns]
-        self.high = np.array(attrs["high"])[self.columns]
-        self.units = [attrs["parameter_units"][i] for i in self.columns]
+        self.targets = [self._target(name) for name in self.parameter_names]
+        self.low = np.array([t.low for t in self.targets])
+        self.high = np.array([t.high for t in self.targets])
+        self.units = [t.unit for t in self.targets]
         self.fractions = tuple(float(f) for f in fractions)
         self.split = split_of_seeds(self.group["seed"][:], self.fractions)
-        # Rows a flow cannot train on: theta on or outside the open prior box (a float32 draw
+        # Rows a flow cannot train on: targets on or outside the open support (a float32 draw
         # can round onto a bound, where the logit bijection is infinite) or non-finite.
-        theta = self.group["theta"][:][:, self.columns]
+        theta = self.read_targets(0, self.layout.n)
         inside = np.all((theta > self.low) & (theta < self.high), axis=1)
         self.usable = inside & (self.group["status"][:] == 0)
         self.split = np.where(self.usable, self.split, -1)
         self.rows_dropped = {"theta_out_of_bounds": int((~inside).sum()),
                              "failed_simulation": int((inside & ~self.usable).sum())}
+
+    def _target(self, name: str) -> Target:
+        """A prior dimension (bounds: the prior's) or a label (bounds: the registry's)."""
+        attrs = self.group.attrs
+        if name in attrs["parameter_names"]:
+            i = attrs["parameter_names"].index(name)
+            return Target(name, "theta", i, attrs["low"][i], attrs["high"][i], attrs["parameter_units"][i])
+        if name in self.layout.label_names:
+            quantity = registry.quantity_of(name)
+            return Target(name, f"labels/{name}", None, quantity.low, quantity.high, quantity.unit)
+        raise ConfigError(f"data.parameters: {name!r} is neither a parameter "
+                          f"({', '.join(attrs['parameter_names'])}) nor a label "
+                          f"({', '.join(self.layout.label_names)}) of the store")
+
+    def read_targets(self, start: int, stop: int) -> np.ndarray:
+        """The (n, k) targets of rows [start, stop): prior draws and/or simulated labels."""
+        theta = self.group["theta"][start:stop]
+        columns = [theta[:, t.column] if t.array == "theta" else self.group[t.array][start:stop]
+                   for t in self.targets]
+        return np.stack(columns, axis=1)
 
     @property
     def fs(self) -> float:
@@ -90,8 +119,8 @@ class SimulatedStore:
         return [self.layout.rows(i) for i in range(self.layout.n_shards)]
 
     def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw theta (n, k) and windows (n, C, T) of rows [start, stop)."""
-        theta = self.group["theta"][start:stop][:, self.columns]
+        """Raw targets (n, k) and windows (n, C, T) of rows [start, stop)."""
+        theta = self.read_targets(start, stop)
         x = np.stack([self.group[f"x/{c}"][start:stop] for c in self.channels], axis=1)
         return theta, x
 
@@ -209,6 +238,10 @@ class SimulatedDataModule(lightning.LightningDataModule):
             "channels": list(self.data.channels), "sampling_rate": self.data.fs,
             "window_s": self.data.layout.n_samples / self.data.fs, "normalize": normalize,
         }
+        if normalize == "window+level":  # real windows need the same level/spread standardisers
+            stats = self._datasets["train"].stats
+            self.input_spec["stats"] = {k: stats[k] for k in
+                                        ("level_mean", "level_std", "spread_mean", "spread_std")}
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(self._datasets[split], batch_size=self.batch_size,

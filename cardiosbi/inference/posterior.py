@@ -7,7 +7,8 @@ serialisation (``state`` / ``from_state``); ``summarize`` and ``save`` come from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,20 @@ from cardiosbi.errors import SignalError
 def level_name(level: float) -> str:
     """Column stem for a central interval level: 0.9 -> 'ci90', 0.975 -> 'ci97.5'."""
     return f"ci{100 * level:g}"
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A quantity computed draw by draw from inferred ones, e.g. CO = HR * SV / 1000.
+
+    Summarising per draw keeps exact relations exact: training a flow on a deterministic
+    function of its other outputs would ask it for a degenerate density.
+    """
+
+    name: str
+    unit: str
+    inputs: tuple[str, ...]
+    function: Callable[..., Tensor]
 
 
 class Posterior(ABC):
@@ -100,16 +115,21 @@ class Posterior(ABC):
         n: int = 1000,
         generator: torch.Generator | None = None,
         batch_size: int = 256,
+        derived: Sequence[Derived] = (),
     ) -> pd.DataFrame:
         """Tidy table, one row per (window, parameter): mean, median, std, central intervals
         ``ci{level}_low/high`` for each level, ``width90`` and ``reject``.
 
+        ``derived`` quantities whose inputs are all inferred get rows of their own, computed
+        from the same draws; such a row is rejected when any of its inputs is.
         Windows the posterior cannot use (NaN/inf without a missing-data mask) get NaN
         statistics and ``reject = True`` instead of stopping the whole batch.
         """
         x = torch.as_tensor(x)
         valid = self.valid_rows(x).cpu()
-        k, windows = self.num_parameters, x.shape[0]
+        extra = [d for d in derived if set(d.inputs) <= set(self.parameter_names)
+                 and d.name not in self.parameter_names]
+        k, windows = self.num_parameters + len(extra), x.shape[0]
         all_levels = sorted(set(levels) | {0.9})
         quantiles = [0.5] + [q for lv in all_levels for q in ((1 - lv) / 2, (1 + lv) / 2)]
         stats = np.full((windows, k, 2 + len(quantiles)), np.nan)
@@ -118,17 +138,27 @@ class Posterior(ABC):
             index = rows[start : start + batch_size]
             with torch.no_grad():
                 draws = self.sample(x[index.to(x.device)], n, generator=generator).double().cpu()
+            draws = self._with_derived(draws, extra)
             q = torch.quantile(draws, torch.tensor(quantiles, dtype=torch.float64), dim=0)
             block = torch.cat([draws.mean(0)[None], draws.std(0)[None], q], dim=0)
             stats[index.numpy()] = block.permute(1, 2, 0).numpy()
-        return self._table(stats, levels, all_levels, valid.numpy())
+        return self._table(stats, levels, all_levels, valid.numpy(), extra)
 
-    def _table(self, stats: np.ndarray, levels, all_levels, valid: np.ndarray) -> pd.DataFrame:
+    def _with_derived(self, draws: Tensor, extra: Sequence[Derived]) -> Tensor:
+        """(n, B, k) draws -> (n, B, k + len(extra)) with the derived quantities appended."""
+        if not extra:
+            return draws
+        column = {name: draws[..., i] for i, name in enumerate(self.parameter_names)}
+        values = [d.function(*(column[name] for name in d.inputs)) for d in extra]
+        return torch.cat([draws, torch.stack(values, dim=-1)], dim=-1)
+
+    def _table(self, stats: np.ndarray, levels, all_levels, valid: np.ndarray,
+               extra: Sequence[Derived] = ()) -> pd.DataFrame:
         windows, k, _ = stats.shape
         table = pd.DataFrame({
             "window": np.repeat(np.arange(windows), k),
-            "parameter": np.tile(self.parameter_names, windows),
-            "unit": np.tile(self.units, windows),
+            "parameter": np.tile(self.parameter_names + [d.name for d in extra], windows),
+            "unit": np.tile(self.units + [d.unit for d in extra], windows),
             "mean": stats[:, :, 0].ravel(),
             "median": stats[:, :, 2].ravel(),
             "std": stats[:, :, 1].ravel(),
@@ -140,9 +170,13 @@ class Posterior(ABC):
         i90 = all_levels.index(0.9)
         width90 = stats[:, :, 4 + 2 * i90] - stats[:, :, 3 + 2 * i90]
         table["width90"] = width90.ravel()
+        base = self.num_parameters
         threshold = self.reject_width90.numpy()[None, :]
         with np.errstate(invalid="ignore"):
-            too_wide = np.where(np.isnan(threshold), False, width90 > threshold)
+            too_wide = np.where(np.isnan(threshold), False, width90[:, :base] > threshold)
+        inputs = [[self.parameter_names.index(name) for name in d.inputs] for d in extra]
+        too_wide = np.concatenate([too_wide, *(too_wide[:, i].any(axis=1, keepdims=True)
+                                               for i in inputs)], axis=1)
         table["reject"] = (too_wide | ~valid[:, None]).ravel()
         return table
 
