@@ -90,6 +90,12 @@ def _check_infer(tmp: Path) -> None:
     assert not kept.empty and summary["windows"].to_dict() == kept.to_dict()
 
 
+def _check_report(tmp: Path) -> None:
+    page = (tmp / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 5 and "HR vs ECG" in page
+    assert (tmp / "report_tables" / "v136s_quality.csv").exists()
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "run-network": (["{repo}/tests/data/hemodynamics/boileau2015/cca/cca.yaml", "--out", "{tmp}/rn",
                      "--dx", "0.004", "--cycles", "1"], _check_run_network),
@@ -111,6 +117,8 @@ SMOKE_CASES: dict[str, tuple[list[str], object]] = {
                    "rope.fine_tune=false"], _check_calibrate),
     "infer": (["{repo}/tests/data/real/041s/041s.hea", "--out", "{tmp}/inf", "n_samples=50",
                "posterior={repo}/tests/data/infer/hr_sv_windkessel_posterior.pt"], _check_infer),
+    "report": (["{repo}/tests/data/report/v136s_run", "out={tmp}/report.html",
+                "recordings={repo}/data/samples", "waveform_s=60"], _check_report),
 }
 
 # Commands that read an input: arguments naming a file that does not exist.
@@ -123,4 +131,5 @@ MISSING_INPUT_CASES: dict[str, list[str]] = {
     "infer": ["{tmp}/absent.hea", "posterior={repo}/tests/data/infer/hr_sv_windkessel_posterior.pt",
               "--out", "{tmp}/inf"],
     "calibrate": ["posterior={tmp}/absent.pt", "calibration={tmp}/a.npz", "reference={tmp}/b.npz"],
+    "report": ["{tmp}/absent_run"],
 }
