@@ -125,7 +125,7 @@ def reference_figure(comparison: pd.DataFrame, title: str, unit: str) -> bytes:
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.6),
                                       gridspec_kw={"width_ratios": [2.2, 1]})
     reference = comparison.drop_duplicates("start_s").sort_values("start_s")
-    left.plot(reference["start_s"], reference["reference_value"], "k.-", lw=0.8,
+    left.plot(reference["start_s"], reference["reference_value"], "ks", ms=4, mfc="none",
               label="reference")
     for index, (estimator, rows) in enumerate(comparison.groupby("estimator", sort=False)):
         color = f"C{index}"

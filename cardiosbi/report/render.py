@@ -69,6 +69,7 @@ class RecordSection:
     reason_counts: Table | None = None
     quality: Table | None = None
     references: list[dict] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)   # estimated biomarker names
 
 
 def render_report(run_dir: str | Path, out: str | Path | None = None,
@@ -96,7 +97,7 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
         "capped": max(0, len(ok) - len(shown)),
         "sections": sections,
         "agreement": agreement_table(sections, tables_dir),
-        "biomarkers": biomarker_glossary(run),
+        "biomarkers": biomarker_glossary(run, sections),
     }
     atomic_write_text(out, template().render(**context))
     return out
@@ -151,6 +152,7 @@ def record_section(run: InferRun, rid: str, options: ReportOptions,
         section.biomarkers = Figure("Biomarker posteriors over time",
                                     encode(figures.biomarker_figure(estimates, quality)))
         section.biomarker_table = biomarker_table(rid, estimates, tables_dir, options)
+        section.parameters = list(estimates["parameter"].dropna().astype(str).unique())
     section.reason_counts = make_table(reason_counts(quality),
                                        tables_dir / f"{rid}_quality_counts.csv", 1000)
     shown = [c for c in QUALITY_COLUMNS if c in quality]
@@ -213,7 +215,8 @@ def reason_counts(quality: pd.DataFrame) -> pd.DataFrame:
 def reference_block(reference, rid: str, quality: pd.DataFrame,
                     estimates: pd.DataFrame | None, run: InferRun, tables_dir: Path) -> dict:
     """The page block of one reference: a figure and agreement numbers, or why it is absent."""
-    block = {"name": reference.name, "figure": None, "agreement": None, "absent": None}
+    block = {"name": reference.name, "figure": None, "agreement": None, "absent": None,
+             "csv": None}
     comparison = compare(reference, quality, estimates)
     if reference.column not in quality or quality[reference.column].isna().all():
         block["absent"] = (f"No {reference.channel.upper()} reference in this recording, so "
@@ -229,7 +232,8 @@ def reference_block(reference, rid: str, quality: pd.DataFrame,
         return block
     name = reference.column.replace("_", "-")
     comparison.insert(0, "record", rid)
-    comparison.to_csv(tables_dir / f"{rid}_{name}.csv", index=False)
+    block["csv"] = f"{rid}_{name}.csv"
+    comparison.to_csv(tables_dir / block["csv"], index=False)
     block["figure"] = encode(figures.reference_figure(comparison, reference.name,
                                                       reference.unit))
     block["agreement"] = agreement(comparison).assign(record=rid)
@@ -251,12 +255,14 @@ def agreement_table(sections: list[RecordSection], tables_dir: Path) -> Table | 
     return make_table(table, tables_dir / "reference_agreement.csv", 10_000)
 
 
-def biomarker_glossary(run: InferRun) -> list[tuple[str, str, str]]:
+def biomarker_glossary(run: InferRun, sections: list[RecordSection]
+                       ) -> list[tuple[str, str, str]]:
     """(name, unit, description) of every estimated biomarker, from the registry."""
-    if run.summary is None or "parameter" not in run.summary:
-        return []
+    names = [p for s in sections for p in s.parameters]
+    if run.summary is not None and "parameter" in run.summary:
+        names += list(run.summary["parameter"].dropna().astype(str))
     rows = []
-    for name in run.summary["parameter"].dropna().astype(str).unique():
+    for name in dict.fromkeys(names):
         try:
             quantity = registry.quantity_of(name)
             rows.append((name, quantity.unit, quantity.description))

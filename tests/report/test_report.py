@@ -145,6 +145,10 @@ def _cohort(infer_run, tmp_path):
     quality.assign(hr_ecg=np.nan).to_csv(run / "preprocess/records/v136s_copy.csv", index=False)
     estimates = pd.read_csv(run / "estimates/v136s_copy.csv")
     estimates.insert(6, "model", "apw")
+    # a site-suffixed MAP estimate (the test posterior has none): relabel the SV rows, so the
+    # MAP-vs-ABP comparison runs on real posterior rows (its numbers are recomputed below)
+    relabel = estimates["parameter"] == "sv"
+    estimates.loc[relabel, ["parameter", "unit"]] = ["map_radial", "mmHg"]
     estimates.to_csv(run / "estimates/v136s_copy.csv", index=False)
     records = pd.read_csv(run / "preprocess/summary.csv")
     records["source"] = "moved/away/v136s.hea"
@@ -154,6 +158,9 @@ def _cohort(infer_run, tmp_path):
               "reason": "SignalError: header unreadable", "n_windows": 0, "n_accepted": 0}
     records = pd.concat([records, copy.to_frame().T, pd.DataFrame([failed])], ignore_index=True)
     records.to_csv(run / "preprocess/summary.csv", index=False)
+    summary = pd.read_csv(run / "summary.csv")
+    summary.insert(0, "model", "apw")
+    summary.to_csv(run / "summary.csv", index=False)
     return run
 
 
@@ -173,11 +180,27 @@ def test_cohort_overview_failures_cap_and_moved_recordings(infer_run, tmp_path, 
 
     options = ReportOptions(recordings=str(root / "data" / "samples"), waveform_s=20)
     page = parse(render_report(run, tmp_path / "full.html", options).read_text())
-    assert len(page.images) == 2 * 6 - 1  # the copy has no ECG reference figure
-    labels = {r["model"] for r in table_rows(page, "estimates-v136s_copy")}
-    assert labels == {"apw"}
+    # both: 3 waveforms, close-up, biomarkers; v136s: HR vs ECG; the copy: MAP vs ABP
+    assert len(page.images) == 2 * 6
+    rows = table_rows(page, "estimates-v136s_copy")
+    assert {r["model"] for r in rows} == {"apw"}
+    assert {r["parameter"] for r in rows} == {"hr", "map_radial"}
     absent = " ".join(page.classed_text["absent"])
     assert "No ECG reference in this recording" in absent
+    assert "apw:hr median [bpm]" in table_rows(page, "overview-table")[0]
+    glossary = {r["biomarker"]: r for r in table_rows(page, "glossary")}
+    assert glossary["map_radial"]["unit"] == "mmHg"  # the registry's entry of its base, map
+    assert glossary["map_radial"]["definition"].startswith("Mean arterial pressure")
+    quality = pd.read_csv(run / "preprocess/records/v136s_copy.csv")
+    estimates = pd.read_csv(run / "estimates/v136s_copy.csv")
+    kept = estimates[(estimates["parameter"] == "map_radial")
+                     & (estimates["reject"].astype(str) == "False")]
+    joined = kept.merge(quality[quality["accepted"]][["start_s", "map_abp"]], on="start_s")
+    (agreement,) = table_rows(page, "agreement-v136s_copy-MAP-vs-ABP")
+    assert agreement["estimator"] == "map_radial [apw] (posterior median)"
+    assert int(agreement["windows"]) == len(joined.dropna(subset=["map_abp"])) > 0
+    assert close(agreement["mean_abs_difference"],
+                 (joined["median"] - joined["map_abp"]).abs().mean())
     assert "first 20 s of 300 s" in " ".join(page.classed_text["note"])
 
 
