@@ -204,6 +204,31 @@ def test_cohort_overview_failures_cap_and_moved_recordings(infer_run, tmp_path, 
     assert "first 20 s of 300 s" in " ".join(page.classed_text["note"])
 
 
+def test_real_cohort_run_with_a_failed_record(tmp_path, request):
+    root = request.config.rootpath
+    real = root / "tests" / "data" / "real"
+    listing = tmp_path / "cohort.txt"
+    listing.write_text(f"{real / 'v292s.hea'}\n{real / '041s' / '041s.hea'}\nabsent.vital\n")
+    out = tmp_path / "run"
+    assert run_cli(["infer", str(listing), f"posterior={root / POSTERIOR}", "--out", str(out),
+                    "n_samples=50"]) == 0
+    assert run_cli(["report", str(out), "waveform_s=60"]) == 0
+    page = parse((out / "report.html").read_text())
+    overview = {r["record"]: r for r in table_rows(page, "overview-table")}
+    assert set(overview) == {"v292s", "041s", "absent"}
+    assert overview["absent"]["status"] == "failed"
+    assert "recording not found" in overview["absent"]["reason"]
+    assert {"record-v292s", "record-041s"} <= set(page.section_ids)
+    assert "record-absent" not in page.section_ids
+    # v292s: 3 waveforms + close-up + biomarkers + HR vs ECG; 041s (16 s) the same
+    assert len(page.images) == 12
+    quality = pd.read_csv(out / "preprocess" / "records" / "v292s.csv")
+    accepted = quality[quality["accepted"]].dropna(subset=["hr_ecg", "hr_ppg"])
+    rows = {r["estimator"]: r for r in table_rows(page, "agreement-v292s-HR-vs-ECG")}
+    assert close(rows["hr_ppg (beat detection)"]["mean_abs_difference"],
+                 (accepted["hr_ppg"] - accepted["hr_ecg"]).abs().mean())
+
+
 def test_a_folder_that_is_not_an_infer_run_is_a_one_line_error(tmp_path, capsys, infer_run):
     with pytest.raises(InputFileError, match="not a `cardiosbi infer` output folder"):
         render_report(tmp_path)
