@@ -19,7 +19,13 @@ import cardiosbi
 from cardiosbi import registry
 from cardiosbi.errors import CardiosbiError, ConfigError
 from cardiosbi.report import figures
-from cardiosbi.report.references import REFERENCES, agreement, compare, series_groups
+from cardiosbi.report.references import (
+    REFERENCES,
+    Reference,
+    agreement,
+    compare,
+    series_groups,
+)
 from cardiosbi.report.run import InferRun, load_run
 from cardiosbi.report.waveforms import load_traces, locate_recording
 from cardiosbi.utils.progress import progress
@@ -61,7 +67,6 @@ class Figure:
 @dataclass
 class RecordSection:
     record: str
-    status: str
     notes: list[str] = field(default_factory=list)
     waveforms: list[Figure] = field(default_factory=list)
     biomarkers: Figure | None = None
@@ -82,6 +87,8 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
                           "max_table_rows >= 1 are required")
     run = load_run(run_dir)
     out = Path(out) if out else run.path / "report.html"
+    if out.is_dir():
+        out = out / "report.html"
     tables_dir = out.with_name(f"{out.stem}_tables")
     tables_dir.mkdir(parents=True, exist_ok=True)
     ok = [r for r, s in zip(run.records["record"], run.records["status"], strict=True)
@@ -128,10 +135,12 @@ def overview_table(run: InferRun, tables_dir: Path, options: ReportOptions) -> T
     """Per record: status/failure reason, windows accepted, and each biomarker's record median."""
     table = run.records[["record", "status", "reason", "duration_s", "n_windows", "n_accepted",
                          "acceptance_rate"]].copy()
-    if run.summary is not None and "parameter" in run.summary:
-        used = run.summary.dropna(subset=["parameter"])
+    has_estimates = run.summary is not None and "parameter" in run.summary
+    used = run.summary.dropna(subset=["parameter"]) if has_estimates else pd.DataFrame()
+    if not used.empty:
         keys = ["model", "parameter"] if "model" in used else ["parameter"]
-        labels = used[keys].astype(str).agg(":".join, axis=1) + " median [" + used["unit"] + "]"
+        units = used["unit"].fillna("").astype(str)
+        labels = used[keys].astype(str).agg(":".join, axis=1) + " median [" + units + "]"
         medians = used.assign(label=labels).pivot_table(index="record", columns="label",
                                                         values="median", sort=False)
         table = table.merge(medians.reset_index(), on="record", how="left")
@@ -141,7 +150,7 @@ def overview_table(run: InferRun, tables_dir: Path, options: ReportOptions) -> T
 def record_section(run: InferRun, rid: str, options: ReportOptions,
                    tables_dir: Path) -> RecordSection:
     """Figures and tables of one record; missing pieces become notes in the page."""
-    section = RecordSection(record=rid, status="ok")
+    section = RecordSection(record=rid)
     quality = run.quality(rid)
     estimates = run.estimates(rid)
     add_waveforms(section, run, rid, quality, options)
@@ -158,13 +167,15 @@ def record_section(run: InferRun, rid: str, options: ReportOptions,
     shown = [c for c in QUALITY_COLUMNS if c in quality]
     section.quality = make_table(quality[shown], tables_dir / f"{rid}_quality.csv",
                                  options.max_table_rows, full=quality)
-    section.references = [reference_block(ref, rid, quality, estimates, run, tables_dir)
+    section.references = [reference_block(ref, rid, quality, estimates, tables_dir)
                           for ref in REFERENCES]
     return section
 
 
 def add_waveforms(section: RecordSection, run: InferRun, rid: str, quality: pd.DataFrame,
                   options: ReportOptions) -> None:
+    """Waveform panels of the record's channels and a close-up of its first accepted window;
+    a note instead when the recording cannot be found or read again."""
     source = run.source(rid)
     path = locate_recording(source, run.config, options.recordings)
     if path is None:
@@ -212,11 +223,11 @@ def reason_counts(quality: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["windows", "count"])
 
 
-def reference_block(reference, rid: str, quality: pd.DataFrame,
-                    estimates: pd.DataFrame | None, run: InferRun, tables_dir: Path) -> dict:
+def reference_block(reference: Reference, rid: str, quality: pd.DataFrame,
+                    estimates: pd.DataFrame | None, tables_dir: Path) -> dict:
     """The page block of one reference: a figure and agreement numbers, or why it is absent."""
-    block = {"name": reference.name, "figure": None, "agreement": None, "absent": None,
-             "csv": None}
+    block = {"name": reference.name, "figure": None, "agreement": None, "frame": None,
+             "absent": None, "csv": None}
     comparison = compare(reference, quality, estimates)
     if reference.column not in quality or quality[reference.column].isna().all():
         block["absent"] = (f"No {reference.channel.upper()} reference in this recording, so "
@@ -236,22 +247,18 @@ def reference_block(reference, rid: str, quality: pd.DataFrame,
     comparison.to_csv(tables_dir / block["csv"], index=False)
     block["figure"] = encode(figures.reference_figure(comparison, reference.name,
                                                       reference.unit))
-    block["agreement"] = agreement(comparison).assign(record=rid)
+    block["frame"] = agreement(comparison).assign(record=rid)
+    block["agreement"] = make_table(block["frame"], None, 1000)
     return block
 
 
 def agreement_table(sections: list[RecordSection], tables_dir: Path) -> Table | None:
     """All records' agreement rows in one table (also per record in each section)."""
-    frames = [b["agreement"] for s in sections for b in s.references
-              if b["agreement"] is not None]
+    frames = [b["frame"] for s in sections for b in s.references if b["frame"] is not None]
     if not frames:
         return None
     table = pd.concat(frames, ignore_index=True)
     table = table[["record", *[c for c in table.columns if c != "record"]]]
-    for section in sections:
-        for block in section.references:
-            if block["agreement"] is not None:
-                block["agreement"] = make_table(block["agreement"], None, 1000)
     return make_table(table, tables_dir / "reference_agreement.csv", 10_000)
 
 
