@@ -229,6 +229,18 @@ def test_real_cohort_run_with_a_failed_record(tmp_path, request):
                  (accepted["hr_ppg"] - accepted["hr_ecg"]).abs().mean())
 
 
+def test_run_where_every_record_failed_still_reports_the_failures(tmp_path, request):
+    listing = tmp_path / "cohort.txt"
+    listing.write_text("absent.vital\n")
+    out = tmp_path / "run"
+    posterior = request.config.rootpath / POSTERIOR
+    assert run_cli(["infer", str(listing), f"posterior={posterior}", "--out", str(out)]) == 2
+    page = parse(render_report(out, tmp_path).read_text())  # out= a folder: report.html in it
+    (row,) = table_rows(page, "overview-table")
+    assert row["status"] == "failed" and "recording not found" in row["reason"]
+    assert not [s for s in page.section_ids if s.startswith("record-")] and not page.images
+
+
 def test_a_folder_that_is_not_an_infer_run_is_a_one_line_error(tmp_path, capsys, infer_run):
     with pytest.raises(InputFileError, match="not a `cardiosbi infer` output folder"):
         render_report(tmp_path)
