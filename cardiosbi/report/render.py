@@ -79,15 +79,18 @@ class RecordSection:
 
 def render_report(run_dir: str | Path, out: str | Path | None = None,
                   options: ReportOptions | None = None) -> Path:
-    """Write the HTML report of the infer run in ``run_dir`` (default ``run_dir/report.html``)
-    and return its path; the tables it shows go to ``<out stem>_tables/*.csv``."""
+    """Write the HTML report of the infer run in ``run_dir`` and return its path.
+
+    ``out`` is the page (``*.html``) or a folder to put ``report.html`` in; default
+    ``run_dir/report.html``. The tables the page shows go to ``<page stem>_tables/*.csv``.
+    """
     options = options or ReportOptions()
     if options.max_records < 0 or options.waveform_s <= 0 or options.max_table_rows < 1:
         raise ConfigError("report options: max_records >= 0, waveform_s > 0 and "
                           "max_table_rows >= 1 are required")
     run = load_run(run_dir)
     out = Path(out) if out else run.path / "report.html"
-    if out.is_dir():
+    if out.suffix.lower() not in (".html", ".htm"):  # a folder (`--out DIR`): the page goes in it
         out = out / "report.html"
     tables_dir = out.with_name(f"{out.stem}_tables")
     tables_dir.mkdir(parents=True, exist_ok=True)

@@ -235,7 +235,8 @@ def test_run_where_every_record_failed_still_reports_the_failures(tmp_path, requ
     out = tmp_path / "run"
     posterior = request.config.rootpath / POSTERIOR
     assert run_cli(["infer", str(listing), f"posterior={posterior}", "--out", str(out)]) == 2
-    page = parse(render_report(out, tmp_path).read_text())  # out= a folder: report.html in it
+    page = parse(render_report(out, tmp_path / "pages").read_text())  # a folder, created
+    assert (tmp_path / "pages" / "report.html").exists()
     (row,) = table_rows(page, "overview-table")
     assert row["status"] == "failed" and "recording not found" in row["reason"]
     assert not [s for s in page.section_ids if s.startswith("record-")] and not page.images
