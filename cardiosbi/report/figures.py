@@ -34,12 +34,10 @@ def waveform_figure(trace: Trace, quality: pd.DataFrame) -> bytes:
     top.plot(trace.times, trace.raw, lw=0.5, color="0.2")
     top.set_ylabel(f"raw [{trace.unit}]")
     bottom.plot(trace.times, trace.cleaned, lw=0.5, color="tab:blue")
-    beats = trace.beats[trace.beats < trace.cleaned.size]
-    bottom.plot(trace.times[beats], trace.cleaned[beats], "o", ms=2.5, color="tab:green",
-                label=f"{BEAT_NAMES[trace.kind]} ({beats.size})")
+    mark_beats(bottom, trace, np.ones(trace.times.size, dtype=bool), size=2.5)
     bottom.set_ylabel("cleaned")
     bottom.set_xlabel("time from record start [s]")
-    bottom.legend(loc="upper right", fontsize=8)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     end = trace.times[-1] if trace.times.size else 0.0
     for axis in (top, bottom):
         shade_rejected(axis, quality, end, label=axis is top)
@@ -56,16 +54,25 @@ def zoom_figure(traces: list[Trace], start: float, duration: float) -> bytes:
     for axis, trace in zip(axes[:, 0], traces, strict=True):
         inside = (trace.times >= start) & (trace.times < start + duration)
         axis.plot(trace.times[inside], trace.cleaned[inside], lw=0.8, color="tab:blue")
-        beats = trace.beats[trace.beats < trace.cleaned.size]
-        beats = beats[inside[beats]]
-        axis.plot(trace.times[beats], trace.cleaned[beats], "o", ms=4, color="tab:green",
-                  label=BEAT_NAMES[trace.kind])
+        mark_beats(axis, trace, inside, size=4)
         axis.set_ylabel(trace.name, fontsize=8)
-        axis.legend(loc="upper right", fontsize=7)
+        axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     axes[-1, 0].set_xlabel("time from record start [s]")
     axes[0, 0].set_title(f"cleaned signals and detected beats, {start:g}-{start + duration:g} s",
                          fontsize=10)
     return to_png(fig)
+
+
+def mark_beats(axis: plt.Axes, trace: Trace, inside: np.ndarray, size: float) -> None:
+    """Mark the counted beats (and PPG systolic peaks) that fall where ``inside`` is True."""
+    markers = [(trace.beats, BEAT_NAMES[trace.kind], "o", "tab:green")]
+    if trace.peaks is not None:
+        markers.append((trace.peaks, "PPG systolic peaks", "^", "tab:purple"))
+    for indices, name, marker, color in markers:
+        indices = indices[indices < trace.cleaned.size]
+        indices = indices[inside[indices]]
+        axis.plot(trace.times[indices], trace.cleaned[indices], marker, ms=size, color=color,
+                  ls="none", label=f"{name} ({indices.size})")
 
 
 def shade_rejected(axis: plt.Axes, quality: pd.DataFrame, end: float, label: bool) -> None:
@@ -91,7 +98,7 @@ def biomarker_figure(estimates: pd.DataFrame, quality: pd.DataFrame) -> bytes:
         _biomarker_panel(axis, label, rows, quality)
         shade_rejected(axis, quality, end, label=False)
     axes[-1, 0].set_xlabel("time from record start [s]")
-    axes[0, 0].legend(loc="upper right", fontsize=7, ncol=4)
+    axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=4)
     return to_png(fig)
 
 

@@ -25,12 +25,14 @@ from cardiosbi.signals.windows import WindowConfig
 log = logging.getLogger(__name__)
 
 KINDS = ("ppg", "abp", "ecg")
-BEAT_NAMES = {"ppg": "PPG systolic peaks", "abp": "ABP pulse onsets", "ecg": "ECG R peaks"}
+# The beat markers the quality checks count (and time heart rate on), per channel kind.
+BEAT_NAMES = {"ppg": "PPG upstrokes", "abp": "ABP pulse onsets", "ecg": "ECG R peaks"}
 
 
 @dataclass
 class Trace:
-    """One channel over the shown span: times [s], raw and cleaned samples, beat indices."""
+    """One channel over the shown span: times [s], raw and cleaned samples, and sample indices
+    of its counted beats (``BEAT_NAMES``) and, for PPG, of the systolic peaks they come from."""
 
     kind: str
     name: str
@@ -39,6 +41,7 @@ class Trace:
     raw: np.ndarray
     cleaned: np.ndarray
     beats: np.ndarray
+    peaks: np.ndarray | None = None
 
 
 def locate_recording(source: str, config: dict, recordings: str | None) -> Path | None:
@@ -76,25 +79,29 @@ def _trace(recording: Recording, kind: str, span_s: float) -> Trace:
     n = min(channel.signal.size, int(round(span_s * channel.fs)))
     raw = channel.signal[:n]
     times = channel.start_s + np.arange(n) / channel.fs
+    trace = Trace(kind, channel.name, channel.unit, times, raw, fill_gaps(raw),
+                  np.empty(0, dtype=np.int64))
+    finite = raw[np.isfinite(raw)]
+    if not (finite.size > 2 * channel.fs and np.ptp(finite) > 0):
+        return trace  # too short or flat: the preprocessing finds no beats here either
     try:
-        cleaned, beats = _clean_and_detect(kind, raw, channel.fs)
+        _clean_and_detect(trace, channel.fs)
     except (ValueError, IndexError, ZeroDivisionError, CardiosbiError) as exc:
         log.warning("%s: %s beats not detected for the report (%s)", recording.name, kind, exc)
-        cleaned, beats = fill_gaps(raw), np.empty(0, dtype=np.int64)
-    return Trace(kind, channel.name, channel.unit, times, raw, cleaned, beats)
+    return trace
 
 
-def _clean_and_detect(kind: str, raw: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+def _clean_and_detect(trace: Trace, fs: float) -> None:
     methods = WindowConfig()  # infer prepares windows with the default detection methods
-    finite = raw[np.isfinite(raw)]
-    if not (finite.size > 2 * fs and np.ptp(finite) > 0):
-        return fill_gaps(raw), np.empty(0, dtype=np.int64)
-    if kind == "ppg":
-        cleaned = ppg_mod.ppg_clean(raw, fs, method="elgendi")
-        return cleaned, ppg_mod.ppg_peaks(cleaned, fs, methods.ppg_method)
-    if kind == "abp":
-        cleaned = abp_mod.abp_clean(raw, fs)
-        return cleaned, abp_mod.abp_onsets(cleaned, fs, methods.abp_method)
-    method = methods.ecg_method if methods.ecg_method in ecg_mod.CLEAN_METHODS else "neurokit"
-    cleaned = ecg_mod.ecg_clean(raw, fs, method)
-    return cleaned, ecg_mod.ecg_peaks(cleaned, fs, methods.ecg_method)
+    if trace.kind == "ppg":
+        trace.cleaned = ppg_mod.ppg_clean(trace.raw, fs, method="elgendi")
+        trace.peaks = ppg_mod.ppg_peaks(trace.cleaned, fs, methods.ppg_method)
+        trace.beats = ppg_mod.ppg_upstrokes(trace.cleaned, trace.peaks, fs)
+    elif trace.kind == "abp":
+        trace.cleaned = abp_mod.abp_clean(trace.raw, fs)
+        trace.beats = abp_mod.abp_onsets(trace.cleaned, fs, methods.abp_method)
+    else:
+        ecg = methods.ecg_method
+        trace.cleaned = ecg_mod.ecg_clean(trace.raw, fs,
+                                          ecg if ecg in ecg_mod.CLEAN_METHODS else "neurokit")
+        trace.beats = ecg_mod.ecg_peaks(trace.cleaned, fs, ecg)

@@ -16,6 +16,7 @@ from PIL import Image
 from cardiosbi.cli.main import run as run_cli
 from cardiosbi.errors import ConfigError, InputFileError
 from cardiosbi.report import ReportOptions, render_report
+from cardiosbi.report.waveforms import load_traces
 from tests.report.page import parse, table_rows
 
 POSTERIOR = "tests/data/infer/hr_sv_windkessel_posterior.pt"
@@ -125,6 +126,19 @@ def test_hr_against_ecg_is_recomputed_independently(report, infer_run):
     assert close(post_row["mean_abs_difference"], posterior_error)
     cohort = table_rows(page, "agreement-table")
     assert {r["estimator"] for r in cohort} == set(rows)
+
+
+def test_drawn_beats_are_the_beats_the_quality_checks_counted(infer_run, request):
+    traces, duration = load_traces(request.config.rootpath / "data/samples/v136s.hea", {}, 300)
+    assert duration == 300 and [t.kind for t in traces] == ["ppg", "abp", "ecg"]
+    quality = pd.read_csv(infer_run / "preprocess" / "records" / "v136s.csv")
+    starts, ends = quality["start_s"], quality["start_s"] + quality["duration_s"]
+    for trace in traces:
+        times = trace.times[trace.beats]
+        counted = np.searchsorted(times, ends) - np.searchsorted(times, starts)
+        np.testing.assert_array_equal(counted, quality[f"{trace.kind}_beats"])
+    ppg = traces[0]
+    assert ppg.peaks is not None and abs(ppg.peaks.size - ppg.beats.size) <= 2
 
 
 def test_map_reference_explains_why_nothing_is_compared(report):
