@@ -47,8 +47,9 @@ class Trace:
 def locate_recording(source: str, config: dict, recordings: str | None) -> Path | None:
     """The file the run read for a record, or None when it cannot be found here.
 
-    Tried in order: the recorded path itself, the same file name inside ``recordings``, and for
-    ``vitaldb:<case>`` references the run's download cache (never downloaded again).
+    Tried in order: the recorded path itself, then inside ``recordings`` the recorded relative
+    path and the bare file name; for ``vitaldb:<case>`` references the run's download cache
+    (never downloaded again).
     """
     if not source:
         return None
@@ -59,6 +60,8 @@ def locate_recording(source: str, config: dict, recordings: str | None) -> Path 
         name = Path(source).name
         candidates = [Path(source)]
     if recordings:
+        if not source.startswith("vitaldb:") and not Path(source).is_absolute():
+            candidates.append(Path(recordings) / source)
         candidates.append(Path(recordings) / name)
     return next((c for c in candidates if c.exists()), None)
 

@@ -16,7 +16,7 @@ from PIL import Image
 from cardiosbi.cli.main import run as run_cli
 from cardiosbi.errors import ConfigError, InputFileError
 from cardiosbi.report import ReportOptions, render_report
-from cardiosbi.report.waveforms import load_traces
+from cardiosbi.report.waveforms import load_traces, locate_recording
 from tests.report.page import parse, table_rows
 
 POSTERIOR = "tests/data/infer/hr_sv_windkessel_posterior.pt"
@@ -139,6 +139,19 @@ def test_drawn_beats_are_the_beats_the_quality_checks_counted(infer_run, request
         np.testing.assert_array_equal(counted, quality[f"{trace.kind}_beats"])
     ppg = traces[0]
     assert ppg.peaks is not None and abs(ppg.peaks.size - ppg.beats.size) <= 2
+
+
+def test_moved_recordings_are_found_by_relative_path_or_name(request, tmp_path):
+    data = request.config.rootpath / "data"
+    assert locate_recording("samples/v136s.hea", {}, str(data)) == data / "samples/v136s.hea"
+    assert locate_recording("/gone/v136s.hea", {}, str(data / "samples")) == \
+        data / "samples/v136s.hea"
+    assert locate_recording("/gone/v136s.hea", {}, None) is None
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    assert locate_recording("vitaldb:7", {"cache_dir": str(cache)}, None) is None
+    (cache / "7.vital").write_bytes(b"")
+    assert locate_recording("vitaldb:7", {"cache_dir": str(cache)}, None) == cache / "7.vital"
 
 
 def test_map_reference_explains_why_nothing_is_compared(report):
