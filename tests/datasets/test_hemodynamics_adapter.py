@@ -30,7 +30,7 @@ def _radial_pressure(wk):
             + 2e3 * torch.sin(2 * torch.pi * wk.phase))
 
 
-def _fake_simulate(params, network, sites, fs, n_beats, device, dtype, dx, max_cycles):
+def _fake_simulate(params, network, sites, fs, n_beats, device, dtype, dx, max_cycles, compile):
     hr = torch.as_tensor(params["hr"], dtype=torch.float64)
     wk = windkessel.simulate({"hr": hr}, n_phase=2000)
     period = wk.period
@@ -125,3 +125,11 @@ def test_simulate_stops_with_a_reason_when_no_candidate_succeeds(tmp_path, monke
     # the adult prior draws k3, which only the PWDB network accepts: every candidate fails
     assert run(["simulate", "simulator.network=adan56", "n=2", "device=cpu", "out=bad"]) == 2
     assert "all 2 candidates of round 1 failed (invalid_parameters" in capsys.readouterr().err
+
+
+def test_solver_step_is_compiled_only_where_it_pays(adapter):
+    adapter.run({"hr": np.array([70.0]), "p_out": np.array([33.2])})
+    assert adapter.calls[-1]["compile"] is False  # CPU default: compilation costs minutes
+    adapter.config.compile = True
+    adapter.run({"hr": np.array([70.0]), "p_out": np.array([33.2])})
+    assert adapter.calls[-1]["compile"] is True
