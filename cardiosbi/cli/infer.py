@@ -1,13 +1,17 @@
-"""``cardiosbi infer RECORD_OR_FOLDER posterior=FILE --out DIR``: biomarker posteriors per window.
+"""``cardiosbi infer RECORD_OR_FOLDER [posterior=default|apw|ppg|FILE] --out DIR``.
 
-Recordings are prepared exactly like the posterior's training windows: its ``input_spec``
-(channels, sampling rate, window length, normalisation) becomes the preprocessing config, the
-cohort machinery of ``cardiosbi preprocess`` cuts and quality-checks the windows (parallel,
-resumable, per-record failures isolated) into ``DIR/preprocess``, and only accepted windows
-reach the posterior. Output per record: ``estimates/<id>.csv`` — one row per (window,
-biomarker) with the window start, mean, median, credible-interval bounds, width and reject flag
-(rejected windows keep their quality reason and no estimate) — plus ``summary.csv``: per record
-and biomarker, the median of window medians and the number of windows behind it.
+Recordings are prepared exactly like a posterior's training windows: its ``input_spec``
+becomes the preprocessing config (:mod:`cardiosbi.estimate`), the cohort machinery of
+``cardiosbi preprocess`` cuts and quality-checks the windows (parallel, resumable, per-record
+failures isolated) into ``DIR/preprocess``, and only accepted windows reach the posterior.
+Output per record: ``estimates/<id>.csv`` — one row per (window, biomarker) with the window
+start, mean, median, credible-interval bounds, width and reject flag (rejected windows keep
+their quality reason and no estimate) — plus ``summary.csv``: per record and biomarker, the
+median of window medians and the number of windows behind it.
+
+``posterior=default`` (the default) runs both shipped models, each into its own complete run
+folder ``DIR/apw`` and ``DIR/ppg`` (a record lacking the model's channel fails there, listed),
+and writes ``DIR/summary.csv`` with a ``model`` column.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from cardiosbi.datasets.reader import NORMALIZATIONS, prepare_windows
-from cardiosbi.errors import ConfigError, InputFileError, NotAvailableError
+from cardiosbi.default_models import DEFAULT_MODELS, default_model_path
+from cardiosbi.errors import InputFileError
+from cardiosbi.estimate import estimate_windows, window_config
 from cardiosbi.inference import Posterior, load_posterior
 from cardiosbi.signals.cohort import preprocess_cohort
-from cardiosbi.signals.windows import WindowConfig
 from cardiosbi.utils.config import to_dataclass
 from cardiosbi.utils.device import resolve_device
 from cardiosbi.utils.progress import progress
@@ -33,16 +37,13 @@ from cardiosbi.utils.rundir import atomic_write_text, write_run_info
 
 log = logging.getLogger(__name__)
 
-# Simulated channel "<site>/<signal>" -> the kind of real channel that measures it.
-SIGNAL_KINDS = {"P": "abp", "PPG": "ppg", "OPPG": "ppg"}
-
 
 @dataclass
 class InferConfig:
     seed: int = 0
     input: str = ""
     out: str = "runs/infer"
-    posterior: str | None = None
+    posterior: str = "default"
     device: str = "auto"
     fs: float | None = None                # sampling rate for CSV/Parquet inputs
     workers: int = 1
@@ -54,14 +55,42 @@ class InferConfig:
 
 def infer(cfg: DictConfig) -> int:
     config = to_dataclass(cfg, InferConfig, "infer")
-    if config.posterior is None:
-        raise NotAvailableError("no default posterior ships with cardiosbi yet (issue #8); "
-                                "pass posterior=FILE (from `cardiosbi train data=zarr ...`)")
-    posterior = load_posterior(config.posterior, device=resolve_device(config.device))
-    window = window_config(posterior)
+    models = posterior_files(config.posterior)
     out = Path(config.out)
-    summary = preprocess_cohort(config.input, out / "preprocess", window, fs=config.fs,
-                                workers=config.workers, resume=config.resume,
+    if len(models) == 1:
+        (path,) = models.values()
+        infer_run(path, out, config, cfg)
+        return 0
+    summaries = []
+    for name, path in models.items():
+        print(f"[{name}] {DEFAULT_MODELS[name]}")
+        try:
+            summaries.append(infer_run(path, out / name, config, cfg).assign(model=name))
+        except InputFileError as exc:  # e.g. no record has this model's channel
+            print(f"[{name}] skipped: {exc}")
+    write_run_info(out, cfg, "infer")
+    if not summaries:
+        raise InputFileError(f"no record could be processed by any shipped model; see {out}/*/preprocess")
+    atomic_write_text(out / "summary.csv", pd.concat(summaries, ignore_index=True).to_csv(index=False))
+    print(f"per-model runs in {', '.join(str(out / m) for m in models)}; "
+          f"combined summary in {out / 'summary.csv'}")
+    return 0
+
+
+def posterior_files(posterior: str) -> dict[str, Path]:
+    """``default`` -> every shipped model; a shipped name -> that one; else a file path."""
+    if posterior == "default":
+        return {name: default_model_path(name) for name in DEFAULT_MODELS}
+    if posterior in DEFAULT_MODELS:
+        return {posterior: default_model_path(posterior)}
+    return {Path(posterior).stem: Path(posterior)}
+
+
+def infer_run(path: Path, out: Path, config: InferConfig, cfg: DictConfig) -> pd.DataFrame:
+    """One posterior over the cohort into ``out``; returns the per-record summary."""
+    posterior = load_posterior(path, device=resolve_device(config.device))
+    summary = preprocess_cohort(config.input, out / "preprocess", window_config(posterior),
+                                fs=config.fs, workers=config.workers, resume=config.resume,
                                 table_format="csv", save_windows=True,
                                 cache_dir=config.cache_dir)
     write_run_info(out, cfg, "infer")
@@ -73,48 +102,18 @@ def infer(cfg: DictConfig) -> int:
     generator = torch.Generator().manual_seed(config.seed)
     per_record = []
     for rid in progress(list(ok["record"]), desc="infer", unit="record"):
-        path = out / "estimates" / f"{rid}.csv"
-        if not (config.resume and path.exists()):
+        table_path = out / "estimates" / f"{rid}.csv"
+        if not (config.resume and table_path.exists()):
             table = estimate_record(posterior, out / "preprocess", rid, config, generator)
-            atomic_write_text(path, table.to_csv(index=False))
-        per_record.append(record_summary(rid, pd.read_csv(path)))
+            atomic_write_text(table_path, table.to_csv(index=False))
+        per_record.append(record_summary(rid, pd.read_csv(table_path)))
     results = pd.concat(per_record, ignore_index=True)
     atomic_write_text(out / "summary.csv", results.to_csv(index=False))
     failed = len(summary) - len(ok)
     print(f"{len(ok)}/{len(summary)} records inferred ({failed} failed, listed in "
           f"{out / 'preprocess' / 'summary.csv'}); per-window estimates in {out / 'estimates'}, "
           f"per-record summary in {out / 'summary.csv'}")
-    return 0
-
-
-def window_config(posterior: Posterior) -> WindowConfig:
-    """The preprocessing that reproduces the posterior's training windows on real recordings."""
-    spec = posterior.input_spec
-    if not spec:
-        raise ConfigError("this posterior file has no input spec (it was trained on tensors, not "
-                          "on a simulated store), so real windows cannot be prepared for it")
-    if spec["normalize"] not in NORMALIZATIONS:
-        raise ConfigError(f"this posterior's windows were normalised with {spec['normalize']!r}; "
-                          f"known: {', '.join(NORMALIZATIONS)}")
-    kinds = []
-    for channel in spec["channels"]:
-        signal = channel.rsplit("/", 1)[-1]
-        if signal not in SIGNAL_KINDS:
-            raise ConfigError(f"simulated channel {channel!r} has no real counterpart; "
-                              f"known signals: {', '.join(SIGNAL_KINDS)}")
-        kinds.append(SIGNAL_KINDS[signal])
-    if len(set(kinds)) != len(kinds):
-        raise ConfigError(f"channels {spec['channels']} map to the same real channel twice")
-    return WindowConfig(channels=kinds, sampling_rate=float(spec["sampling_rate"]),
-                        window_s=float(spec["window_s"]), hop_s=float(spec["window_s"]),
-                        normalize=False)  # raw windows; model_input applies the training's normalisation
-
-
-def model_input(posterior: Posterior, windows: np.ndarray) -> torch.Tensor:
-    """Raw (n, C, T) windows -> the posterior's input, normalised exactly as in training."""
-    spec = posterior.input_spec
-    return torch.from_numpy(prepare_windows(windows.astype(np.float32), spec["normalize"],
-                                            spec.get("stats", {})))
+    return results
 
 
 def estimate_record(posterior: Posterior, prepared: Path, rid: str, config: InferConfig,
@@ -122,14 +121,8 @@ def estimate_record(posterior: Posterior, prepared: Path, rid: str, config: Infe
     """Per-window estimates of one preprocessed record, joined to its quality table."""
     quality = pd.read_csv(prepared / "records" / f"{rid}.csv")
     with np.load(prepared / "windows" / f"{rid}.npz") as arrays:
-        windows = model_input(posterior, arrays["windows"])
-    columns = ["record", "window", "start_s", "duration_s", "accepted", "reason"]
-    frame = quality[columns].copy()
-    if len(windows) == 0:
-        return frame.assign(parameter=np.nan)
-    estimates = posterior.summarize(windows, levels=config.levels, n=config.n_samples,
-                                    generator=generator)
-    return frame.merge(estimates, on="window", how="left")
+        windows = arrays["windows"]
+    return estimate_windows(posterior, windows, quality, config.levels, config.n_samples, generator)
 
 
 def record_summary(rid: str, table: pd.DataFrame) -> pd.DataFrame:

@@ -85,6 +85,8 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
     ``run_dir/report.html``. The tables the page shows go to ``<page stem>_tables/*.csv``.
     """
     options = options or ReportOptions()
+    if is_multi_model_run(run_dir):
+        return render_multi_model(Path(run_dir), out, options)
     if options.max_records < 0 or options.waveform_s <= 0 or options.max_table_rows < 1:
         raise ConfigError("report options: max_records >= 0, waveform_s > 0 and "
                           "max_table_rows >= 1 are required")
@@ -111,6 +113,35 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
     }
     atomic_write_text(out, template().render(**context))
     return out
+
+
+def is_multi_model_run(run_dir: str | Path) -> bool:
+    """An infer run of several models (``posterior=default``): one complete run per sub-folder."""
+    folder = Path(run_dir)
+    return (folder / "summary.csv").exists() and not (folder / "preprocess").exists() and any(
+        (sub / "preprocess" / "summary.csv").exists() for sub in folder.iterdir() if sub.is_dir())
+
+
+def render_multi_model(run_dir: Path, out: str | Path | None, options: ReportOptions) -> Path:
+    """One report per model (``report_<model>.html``) and an index page linking them."""
+    from cardiosbi.default_models import DEFAULT_MODELS
+
+    index = Path(out) if out else run_dir / "report.html"
+    if index.suffix.lower() not in (".html", ".htm"):
+        index = index / "report.html"
+    pages = []
+    for sub in sorted(p for p in run_dir.iterdir() if (p / "preprocess" / "summary.csv").exists()):
+        page = render_report(sub, index.with_name(f"{index.stem}_{sub.name}.html"), options)
+        pages.append((sub.name, page.name, DEFAULT_MODELS.get(sub.name, str(sub))))
+    summary = pd.read_csv(run_dir / "summary.csv")
+    columns = [c for c in ("model", "record", "parameter", "unit", "median", "ci90_low",
+                           "ci90_high", "windows") if c in summary]
+    rows = [[format_cell(v) for v in row] for row in summary[columns].itertuples(index=False)]
+    environment = template().environment
+    page = environment.get_template("index.html.j2").render(
+        title=f"cardiosbi report: {run_dir.name}", pages=pages, columns=columns, rows=rows)
+    atomic_write_text(index, page)
+    return index
 
 
 def template() -> jinja2.Template:

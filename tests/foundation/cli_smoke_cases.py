@@ -80,7 +80,9 @@ def _check_infer(tmp: Path) -> None:
 
     estimates = pd.read_csv(tmp / "inf" / "estimates" / "041s.csv")
     accepted = estimates[estimates["accepted"]]
-    assert set(accepted["parameter"]) == {"hr", "sv"}
+    assert set(accepted["parameter"]) == {"hr", "sv", "co"}  # CO derived per draw
+    co = accepted.pivot(index="window", columns="parameter", values="mean")
+    assert ((co["co"] - co["hr"] * co["sv"] / 1000).abs() <= 0.5 * co["co"]).all()
     assert (accepted["ci90_low"] <= accepted["median"]).all()
     assert (accepted["median"] <= accepted["ci90_high"]).all()
     assert estimates.loc[~estimates["accepted"], "median"].isna().all()

@@ -211,7 +211,7 @@ def test_cohort_overview_failures_cap_and_moved_recordings(infer_run, tmp_path, 
     assert len(page.images) == 2 * 6
     rows = table_rows(page, "estimates-v136s_copy")
     assert {r["model"] for r in rows} == {"apw"}
-    assert {r["parameter"] for r in rows} == {"hr", "map_radial"}
+    assert {r["parameter"] for r in rows} == {"hr", "map_radial", "co"}
     absent = " ".join(page.classed_text["absent"])
     assert "No ECG reference in this recording" in absent
     assert "apw:hr median [bpm]" in table_rows(page, "overview-table")[0]

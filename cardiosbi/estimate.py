@@ -1,0 +1,86 @@
+"""Posterior estimates for real recordings: windows prepared exactly as the posterior's training.
+
+The library face of ``cardiosbi infer`` for notebooks and scripts::
+
+    recording = load_recording("data/samples/v136s")
+    posterior = load_default_posterior("apw")
+    quality, estimates = estimate_recording(recording, posterior)
+
+A posterior trained on a simulated store carries an ``input_spec`` (channels, sampling rate,
+window length, normalisation); :func:`window_config` turns it into the preprocessing of real
+recordings, and :func:`model_input` applies the training's normalisation to raw windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cardiosbi.biomarkers import DERIVED
+from cardiosbi.datasets.reader import NORMALIZATIONS, prepare_windows
+from cardiosbi.errors import ConfigError
+from cardiosbi.inference import Posterior
+from cardiosbi.io import Recording
+from cardiosbi.signals.windows import WindowConfig, make_windows
+
+# Simulated channel "<site>/<signal>" -> the kind of real channel that measures it.
+SIGNAL_KINDS = {"P": "abp", "PPG": "ppg", "OPPG": "ppg"}
+QUALITY_COLUMNS = ["record", "window", "start_s", "duration_s", "accepted", "reason"]
+
+
+def window_config(posterior: Posterior) -> WindowConfig:
+    """The preprocessing that reproduces the posterior's training windows on real recordings."""
+    spec = posterior.input_spec
+    if not spec:
+        raise ConfigError("this posterior file has no input spec (it was trained on tensors, not "
+                          "on a simulated store), so real windows cannot be prepared for it")
+    if spec["normalize"] not in NORMALIZATIONS:
+        raise ConfigError(f"this posterior's windows were normalised with {spec['normalize']!r}; "
+                          f"known: {', '.join(NORMALIZATIONS)}")
+    kinds = []
+    for channel in spec["channels"]:
+        signal = channel.rsplit("/", 1)[-1]
+        if signal not in SIGNAL_KINDS:
+            raise ConfigError(f"simulated channel {channel!r} has no real counterpart; "
+                              f"known signals: {', '.join(SIGNAL_KINDS)}")
+        kinds.append(SIGNAL_KINDS[signal])
+    if len(set(kinds)) != len(kinds):
+        raise ConfigError(f"channels {spec['channels']} map to the same real channel twice")
+    return WindowConfig(channels=kinds, sampling_rate=float(spec["sampling_rate"]),
+                        window_s=float(spec["window_s"]), hop_s=float(spec["window_s"]),
+                        normalize=False)  # raw windows; model_input applies the training's normalisation
+
+
+def model_input(posterior: Posterior, windows: np.ndarray) -> torch.Tensor:
+    """Raw (n, C, T) windows -> the posterior's input, normalised exactly as in training."""
+    spec = posterior.input_spec
+    return torch.from_numpy(prepare_windows(np.asarray(windows, dtype=np.float32),
+                                            spec["normalize"], spec.get("stats", {})))
+
+
+def estimate_windows(posterior: Posterior, windows: np.ndarray, quality: pd.DataFrame,
+                     levels: Sequence[float] = (0.5, 0.9, 0.95), n: int = 1000,
+                     generator: torch.Generator | None = None) -> pd.DataFrame:
+    """One row per (window, biomarker), joined to the quality table.
+
+    ``windows``: the accepted raw windows (row i = quality row with ``window == i``). Rejected
+    windows keep their quality reason and no estimate; derived biomarkers (CO) are added.
+    """
+    frame = quality[QUALITY_COLUMNS].copy()
+    if len(windows) == 0:
+        return frame.assign(parameter=np.nan)
+    estimates = posterior.summarize(model_input(posterior, windows), levels=levels, n=n,
+                                    generator=generator, derived=DERIVED)
+    return frame.merge(estimates, on="window", how="left")
+
+
+def estimate_recording(recording: Recording, posterior: Posterior, n: int = 1000,
+                       levels: Sequence[float] = (0.5, 0.9, 0.95),
+                       generator: torch.Generator | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Quality table and per-window estimates of one loaded recording."""
+    windows, quality = make_windows(recording, config=window_config(posterior))
+    return quality, estimate_windows(posterior, windows, quality, levels, n, generator)
