@@ -14,8 +14,8 @@ from cardiosbi.inference import Posterior, load_posterior
 
 MODELS_DIR = Path(__file__).resolve().parent / "assets" / "models"
 DEFAULT_MODELS = {
-    "apw": "arterial pressure (radial, mmHg): HR, SV, CO, LVET, SVR, MAP/SBP/DBP, PWV",
-    "ppg": "photoplethysmogram (digital, any unit): HR, SV, CO, LVET, SVR, MAP, PWV",
+    "apw": "arterial pressure (radial, mmHg): HR, SV, CO, LVET, SVR, MAP/SBP/DBP",
+    "ppg": "photoplethysmogram (digital, any unit): HR, SV, CO, LVET, SVR, MAP",
 }
 
 

@@ -18,6 +18,7 @@ class Option:
     flag: str
     key: str
     help: str
+    switch: bool = False  # a flag without a value that sets ``key=true``
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,12 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "quickstart", "run the default model on a shipped real recording",
-            "Run the whole pipeline on the sample recording shipped in data/samples and print "
-            "a summary table.",
-            "quickstart", "cardiosbi.cli.quickstart:run", options=(_OUT,),
+            "Run the shipped default models on the sample recording in data/samples, print a "
+            "summary table and write the HTML report; --from-scratch first simulates a small "
+            "dataset and trains a small posterior on this machine.",
+            "quickstart", "cardiosbi.cli.quickstart:run",
+            options=(_OUT, Option("--from-scratch", "from_scratch",
+                                  "simulate, train and infer with your own small model", switch=True)),
         ),
         Command(
             "run-network", "run an openBF-format arterial network to periodic steady state",

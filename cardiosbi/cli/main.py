@@ -85,7 +85,11 @@ def _add_command(sub, command: Command) -> None:
     for name, _key, help_text in command.positionals:
         p.add_argument(name, help=help_text)
     for option in command.options:
-        p.add_argument(option.flag, dest=option.key, metavar=option.key.upper(), help=option.help)
+        if option.switch:
+            p.add_argument(option.flag, dest=option.key, action="store_const", const="true",
+                           help=option.help)
+        else:
+            p.add_argument(option.flag, dest=option.key, metavar=option.key.upper(), help=option.help)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="hydra config overrides")
 
 
