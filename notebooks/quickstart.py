@@ -19,8 +19,9 @@
 # 1. load a real bedside recording (PPG, invasive arterial pressure, ECG) and look at it;
 # 2. load the two pretrained posteriors shipped with cardiosbi: **APW** (radial arterial
 #    pressure waveform) and **PPG** (photoplethysmogram);
-# 3. estimate heart rate, stroke volume, cardiac output, LVET, SVR, blood pressures and
-#    pulse-wave velocity for every 8-second window, each with a credible interval;
+# 3. estimate heart rate, stroke volume, cardiac output, left-ventricular ejection time
+#    (LVET), systemic vascular resistance (SVR) and blood pressure for every 8-second window,
+#    each with a credible interval;
 # 4. plot the estimates over time next to what the monitor itself measured;
 # 5. read the quality table that says which windows were used and why others were not.
 #
@@ -177,7 +178,7 @@ print(estimates["apw"].dropna(subset=["parameter"])[columns].head(9).to_string(i
 # credible interval, for both models on shared axes. Rejected windows leave gaps. Where the
 # monitor measured the same quantity, it is drawn in black as a reference: heart rate from the
 # ECG, and mean/systolic/diastolic pressure from the arterial line. (The shipped record has no
-# reference for stroke volume, cardiac output, LVET, SVR or PWV.)
+# reference for stroke volume, cardiac output, LVET or SVR.)
 #
 # A PPG carries no absolute pressure level: the PPG model's pressures rest only on the pulse
 # shape, which its wide bands show. Where the two models disagree, trust neither without a
