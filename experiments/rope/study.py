@@ -226,8 +226,12 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return means.unstack("size")
 
 
-def plot(table: pd.DataFrame, path, title: str) -> None:
-    """LPP and ACAUC versus calibration-set size, mean ± sd over seeds, one line per method."""
+def plot(table: pd.DataFrame, path, title: str, lpp_limits: tuple[float, float] | None = None,
+         ) -> None:
+    """LPP and ACAUC versus calibration-set size, mean ± sd over seeds, one line per method.
+
+    ``lpp_limits``: a linear LPP axis cut to these limits (methods below are off the plot);
+    without them a symlog axis shows everything."""
     stats = table.groupby(["method", "size"])[["lpp", "acauc"]].agg(["mean", "std"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for method in table["method"].unique():
@@ -240,7 +244,10 @@ def plot(table: pd.DataFrame, path, title: str) -> None:
         ax.set_xscale("log")
         ax.set_xlabel("calibration-set size")
         ax.set_ylabel(label)
-    axes[0].set_yscale("symlog", linthresh=10)  # the calibration-only MLP falls far below
+    if lpp_limits is None:
+        axes[0].set_yscale("symlog", linthresh=10)  # the calibration-only MLP falls far below
+    else:
+        axes[0].set_ylim(*lpp_limits)
     axes[1].axhline(0, color="k", lw=0.8)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{title} (mean ± sd over seeds)")
