@@ -70,7 +70,8 @@ class RopePosterior(Posterior):
     @torch.no_grad()
     def real_embeddings(self, x: Tensor) -> Tensor:
         """g(x): the fine-tuned encoder applied to real observations (B, E)."""
-        device = next(self.encoder.parameters()).device  # the encoder is a copy of h: h's device
+        # the encoder is a copy of h, on h's device (an identity embedding has no parameters)
+        device = next(self.encoder.parameters(), self.npe.network.low).device
         return self.encoder(self.npe.as_input(x).to(device)).float().cpu()
 
     @torch.no_grad()
