@@ -40,9 +40,9 @@ def test_every_biomarker_of_both_models_is_summarised(quickstart):
 def test_heart_rate_agrees_with_the_ecg(quickstart):
     agreement = pd.read_csv(quickstart / "agreement.csv").set_index(["comparison", "estimate"])
     assert agreement.loc[("HR vs ECG", "PPG beats"), "mean_abs_difference"] < 1.0
-    for model in ("apw", "ppg"):
+    for model, windows in (("apw", 10), ("ppg", 3)):  # the PPG model flags more windows
         row = agreement.loc[("HR vs ECG", f"{model} posterior")]
-        assert row["windows"] >= 5 and row["mean_abs_difference"] < 5.0  # bpm
+        assert row["windows"] >= windows and row["mean_abs_difference"] < 5.0  # bpm
 
 
 def test_pressure_posterior_is_near_the_arterial_line(quickstart):
