@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cardiosbi.errors import CardiosbiError
+from cardiosbi.report.run import load_run, model_runs
 from cardiosbi.utils.config import to_dataclass
 from cardiosbi.utils.paths import existing_path, sample_record
 from cardiosbi.utils.rundir import atomic_write_text, write_run_info
@@ -62,8 +63,8 @@ def run(cfg: DictConfig) -> int:
          ["infer", str(record), f"posterior={posterior}", "--out", str(infer_dir),
           f"n_samples={config.n_samples}", f"seed={config.seed}", "resume=false"])
     step(console, "write the HTML report", ["report", str(infer_dir)])
-    runs = model_runs(infer_dir)
-    summary = record_summary(runs)
+    runs = model_runs(infer_dir) or {"scratch": infer_dir}
+    summary = record_summary(infer_dir, next(iter(runs)))
     agreement = reference_agreement(runs)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(out / "agreement.csv", agreement.to_csv(index=False))
@@ -102,17 +103,11 @@ def train_from_scratch(config: QuickstartConfig, out: Path, console: Console) ->
     return str(model / "posterior.pt")
 
 
-def model_runs(infer_dir: Path) -> dict[str, Path]:
-    """Model name -> its infer run folder (one folder, or one per shipped model)."""
-    if (infer_dir / "preprocess").exists():
-        return {"scratch": infer_dir}
-    return {p.name: p for p in sorted(infer_dir.iterdir()) if (p / "preprocess").exists()}
-
-
-def record_summary(runs: dict[str, Path]) -> pd.DataFrame:
+def record_summary(infer_dir: Path, single_model: str) -> pd.DataFrame:
     """Per model and biomarker: median of window medians and 90 % bounds, windows used."""
-    frames = [pd.read_csv(path / "summary.csv").assign(model=name) for name, path in runs.items()]
-    table = pd.concat(frames, ignore_index=True).dropna(subset=["parameter"])
+    table = pd.read_csv(infer_dir / "summary.csv").dropna(subset=["parameter"])
+    if "model" not in table:  # one posterior file: infer wrote no model column
+        table = table.assign(model=single_model)
     return table[["model", "record", "parameter", "unit", "median", "ci90_low", "ci90_high", "windows"]]
 
 
@@ -120,14 +115,15 @@ def reference_agreement(runs: dict[str, Path]) -> pd.DataFrame:
     """Estimates against the record's own reference channels, window by window."""
     rows = []
     for name, path in runs.items():
-        for estimates_file in sorted((path / "estimates").glob("*.csv")):
-            estimates = pd.read_csv(estimates_file)
-            quality = pd.read_csv(path / "preprocess" / "records" / estimates_file.name)
+        run = load_run(path)
+        for rid in run.records.loc[run.records["status"] == "ok", "record"]:
+            estimates, quality = run.estimates(rid), run.quality(rid)
             if name == next(iter(runs)):  # beat-detected PPG HR: the same in every run
                 rows.append(_pair(quality, "hr_ppg", "hr_ecg", "PPG beats", "HR vs ECG"))
+            if "reject" not in estimates:  # no window of the record was estimated
+                continue
             for parameter, column, label in REFERENCES:
-                usable = estimates[(estimates["parameter"] == parameter)
-                                   & (estimates["reject"].astype(str) == "False")]
+                usable = estimates[(estimates["parameter"] == parameter) & ~estimates["reject"]]
                 if len(usable) and column in quality:
                     joined = usable.merge(quality[["start_s", column]], on="start_s")
                     rows.append(_pair(joined, "median", column, f"{name} posterior", label,

@@ -17,6 +17,7 @@ import pandas as pd
 
 import cardiosbi
 from cardiosbi import registry
+from cardiosbi.default_models import DEFAULT_MODELS
 from cardiosbi.errors import CardiosbiError, ConfigError
 from cardiosbi.report import figures
 from cardiosbi.report.references import (
@@ -26,7 +27,7 @@ from cardiosbi.report.references import (
     compare,
     series_groups,
 )
-from cardiosbi.report.run import InferRun, load_run
+from cardiosbi.report.run import InferRun, load_run, model_runs
 from cardiosbi.report.waveforms import load_traces, locate_recording
 from cardiosbi.utils.progress import progress
 from cardiosbi.utils.rundir import atomic_write_text
@@ -85,8 +86,9 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
     ``run_dir/report.html``. The tables the page shows go to ``<page stem>_tables/*.csv``.
     """
     options = options or ReportOptions()
-    if is_multi_model_run(run_dir):
-        return render_multi_model(Path(run_dir), out, options)
+    runs = model_runs(run_dir)
+    if runs:
+        return render_multi_model(Path(run_dir), runs, out, options)
     if options.max_records < 0 or options.waveform_s <= 0 or options.max_table_rows < 1:
         raise ConfigError("report options: max_records >= 0, waveform_s > 0 and "
                           "max_table_rows >= 1 are required")
@@ -115,39 +117,33 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
     return out
 
 
-def is_multi_model_run(run_dir: str | Path) -> bool:
-    """An infer run of several models (``posterior=default``): one complete run per sub-folder."""
-    folder = Path(run_dir)
-    return (folder / "summary.csv").exists() and not (folder / "preprocess").exists() and any(
-        (sub / "preprocess" / "summary.csv").exists() for sub in folder.iterdir() if sub.is_dir())
-
-
-def render_multi_model(run_dir: Path, out: str | Path | None, options: ReportOptions) -> Path:
+def render_multi_model(run_dir: Path, runs: dict[str, Path], out: str | Path | None,
+                       options: ReportOptions) -> Path:
     """One report per model (``report_<model>.html``) and an index page linking them."""
-    from cardiosbi.default_models import DEFAULT_MODELS
-
     index = Path(out) if out else run_dir / "report.html"
     if index.suffix.lower() not in (".html", ".htm"):
         index = index / "report.html"
     pages = []
-    for sub in sorted(p for p in run_dir.iterdir() if (p / "preprocess" / "summary.csv").exists()):
-        page = render_report(sub, index.with_name(f"{index.stem}_{sub.name}.html"), options)
-        pages.append((sub.name, page.name, DEFAULT_MODELS.get(sub.name, str(sub))))
+    for name, sub in runs.items():
+        page = render_report(sub, index.with_name(f"{index.stem}_{name}.html"), options)
+        pages.append((name, page.name, DEFAULT_MODELS.get(name, str(sub))))
     summary = pd.read_csv(run_dir / "summary.csv")
     columns = [c for c in ("model", "record", "parameter", "unit", "median", "ci90_low",
                            "ci90_high", "windows") if c in summary]
     rows = [[format_cell(v) for v in row] for row in summary[columns].itertuples(index=False)]
-    environment = template().environment
-    page = environment.get_template("index.html.j2").render(
+    page = environment().get_template("index.html.j2").render(
         title=f"cardiosbi report: {run_dir.name}", pages=pages, columns=columns, rows=rows)
     atomic_write_text(index, page)
     return index
 
 
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("cardiosbi.report", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
+
+
 def template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("cardiosbi.report", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.get_template("report.html.j2")
+    return environment().get_template("report.html.j2")
 
 
 def provenance(run: InferRun) -> list[tuple[str, str]]:

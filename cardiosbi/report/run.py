@@ -77,3 +77,15 @@ def _read_table(folder: Path, rid: str) -> pd.DataFrame:
         if (folder / f"{rid}{suffix}").exists():
             return reader(folder / f"{rid}{suffix}")
     raise InputFileError(f"quality table of record {rid} not found in {folder}")
+
+
+def model_runs(path: str | Path) -> dict[str, Path]:
+    """Model name -> run folder of a multi-model infer run (``posterior=default``); {} otherwise.
+
+    Such a run has a combined ``summary.csv`` and one complete infer run per model sub-folder.
+    """
+    folder = Path(path)
+    if not (folder / "summary.csv").exists() or (folder / "preprocess").exists():
+        return {}
+    return {sub.name: sub for sub in sorted(folder.iterdir())
+            if (sub / "preprocess" / "summary.csv").exists()}

@@ -21,7 +21,8 @@ class _Links(HTMLParser):
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart")
-    assert run(["quickstart", "--out", str(out), "n_samples=200"]) == 0
+    # the default draws: with few, a window near the reject threshold flips in or out
+    assert run(["quickstart", "--out", str(out)]) == 0
     return out
 
 
