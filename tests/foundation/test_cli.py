@@ -100,3 +100,12 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_switch_flag_sets_its_key_and_takes_no_value():
+    from cardiosbi.cli.main import _overrides, _parser
+
+    args = _parser().parse_args(["quickstart", "--from-scratch", "n_samples=5"])
+    assert _overrides(COMMANDS["quickstart"], args) == ["from_scratch=true", "n_samples=5"]
+    plain = _parser().parse_args(["quickstart"])
+    assert _overrides(COMMANDS["quickstart"], plain) == []
