@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from cardiosbi.inference.estimators import EstimatorConfig
+from cardiosbi.inference.estimators import LEGACY_FLOW, EstimatorConfig
 from cardiosbi.nn.factory import EmbeddingConfig
 from cardiosbi.utils.config import to_dataclass
 
@@ -69,3 +69,11 @@ class NPEConfig:
     def from_dict(cls, data: dict[str, Any] | None) -> NPEConfig:
         """Validated construction from plain data (a saved posterior or a hydra node)."""
         return to_dataclass(data, cls, "NPE config")
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> NPEConfig:
+        """The config of a saved posterior: keys its file lacks mean what they meant when it
+        was written (:data:`~cardiosbi.inference.estimators.LEGACY_FLOW`), not today's defaults."""
+        model = dict(data.get("model") or {})
+        model["estimator"] = {**LEGACY_FLOW, **(model.get("estimator") or {})}
+        return cls.from_dict({**data, "model": model})

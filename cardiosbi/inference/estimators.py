@@ -9,14 +9,20 @@ is what seeded sampling relies on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
+import torch
 import zuko
 from torch import Tensor, nn
+from zuko.flows import Flow, UnconditionalTransform
+from zuko.transforms import LULinearTransform, MonotonicRQSTransform
 
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference.fmpe import FlowMatchingEstimator
 
 ESTIMATOR_KINDS = ("nsf", "maf", "fmpe")
+CONDITIONERS = ("mlp", "residual")
+MIXINGS = ("none", "lu")
 
 
 @dataclass
@@ -26,6 +32,13 @@ class EstimatorConfig:
     ``kind``: nsf (default), maf or fmpe. ``passes``: 2 makes NSF/MAF coupling flows (fast
     sampling); null makes them fully autoregressive. ``hidden``: hidden layer sizes of the
     flow's conditioner (NSF/MAF) or of the FMPE velocity network.
+
+    Flow architecture (NSF/MAF): ``conditioner`` mlp (plain ReLU MLP) or residual (residual
+    blocks, as nflows' ResidualNet); ``mixing`` lu inserts a learnt LU-decomposed linear map
+    after every transform (as sbi's NSF), none does not; ``spline_bound``: NSF splines act on
+    [-B, B] and are the identity outside; ``identity_init`` zeroes each conditioner's output
+    layer so every transform starts as the identity. Posterior files written before these
+    keys existed load with :data:`LEGACY_FLOW` (the architecture they were trained with).
     """
 
     kind: str = "nsf"
@@ -33,9 +46,18 @@ class EstimatorConfig:
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     bins: int = 8
     passes: int | None = 2
+    conditioner: str = "mlp"
+    mixing: str = "none"
+    spline_bound: float = 5.0
+    identity_init: bool = False
     sigma_min: float = 1e-4
     ode_atol: float = 1e-5
     ode_rtol: float = 1e-4
+
+
+# The flow architecture of every posterior saved before the keys above existed (zuko's NSF/MAF
+# defaults): an old file missing a key must rebuild exactly the network it was trained with.
+LEGACY_FLOW = {"conditioner": "mlp", "mixing": "none", "spline_bound": 5.0, "identity_init": False}
 
 
 class ZukoFlowEstimator(nn.Module):
@@ -54,15 +76,55 @@ class ZukoFlowEstimator(nn.Module):
 
 def build_estimator(config: EstimatorConfig, features: int, context: int) -> nn.Module:
     """The density estimator named by ``config.kind`` for ``features`` parameters."""
+    check_estimator_options(config)
     if config.kind == "fmpe":
         return FlowMatchingEstimator(
             features, context, config.hidden, config.sigma_min, config.ode_atol, config.ode_rtol
         )
+    return ZukoFlowEstimator(_zuko_flow(config, features, context))
+
+
+def check_estimator_options(config: EstimatorConfig) -> None:
+    """Raise :class:`ConfigError` for estimator settings that cannot be built."""
+    if config.kind not in ESTIMATOR_KINDS:
+        raise ConfigError(f"model.estimator.kind={config.kind!r} is unknown; use one of {', '.join(ESTIMATOR_KINDS)}")
+    if config.conditioner not in CONDITIONERS:
+        raise ConfigError(f"model.estimator.conditioner={config.conditioner!r} is unknown; "
+                          f"use one of {', '.join(CONDITIONERS)}")
+    if config.mixing not in MIXINGS:
+        raise ConfigError(f"model.estimator.mixing={config.mixing!r} is unknown; use one of {', '.join(MIXINGS)}")
+    if not config.spline_bound > 0:
+        raise ConfigError(f"model.estimator.spline_bound must be > 0, got {config.spline_bound}")
+
+
+def _zuko_flow(config: EstimatorConfig, features: int, context: int) -> Flow:
     # A 1-D coupling flow has nothing to condition on; fall back to autoregressive (same thing).
     passes = config.passes if features > 1 else None
-    common = dict(transforms=config.transforms, hidden_features=tuple(config.hidden), passes=passes)
+    hyper: dict = {"hidden_features": tuple(config.hidden)}
+    if config.conditioner == "residual" and features > 1:  # 1-D: a context-only MLP, no masks
+        hyper["residual"] = True
     if config.kind == "nsf":
-        return ZukoFlowEstimator(zuko.flows.NSF(features, context, bins=config.bins, **common))
-    if config.kind == "maf":
-        return ZukoFlowEstimator(zuko.flows.MAF(features, context, **common))
-    raise ConfigError(f"model.estimator.kind={config.kind!r} is unknown; use one of {', '.join(ESTIMATOR_KINDS)}")
+        spline = partial(MonotonicRQSTransform, bound=config.spline_bound, slope=1e-3)
+        hyper.update(univariate=spline, shapes=[(config.bins,), (config.bins,), (config.bins - 1,)])
+    flow = zuko.flows.MAF(features, context, transforms=config.transforms, passes=passes, **hyper)
+    if config.identity_init:
+        for transform in flow.transform.transforms:
+            _zero_output_layer(transform)
+    if config.mixing == "lu" and features > 1:
+        # L U starts at the identity (L's diagonal 1, U unit upper triangular, off-diagonals 0).
+        layers = []
+        for transform in flow.transform.transforms:
+            layers += [transform, UnconditionalTransform(LULinearTransform, torch.eye(features))]
+        flow = Flow(layers, flow.base)
+    return flow
+
+
+@torch.no_grad()
+def _zero_output_layer(transform: nn.Module) -> None:
+    """Zero the last linear layer of a transform's conditioner: zero spline/affine parameters
+    are the identity map in zuko, so training starts from the base distribution."""
+    # zuko's own Linear (1-D flows) is not an nn.Linear; both have a 2-D ``weight``.
+    last = [m for m in transform.modules() if getattr(m, "weight", None) is not None][-1]
+    last.weight.zero_()
+    if last.bias is not None:
+        last.bias.zero_()

@@ -123,7 +123,7 @@ class NPEPosterior(Posterior):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> NPEPosterior:
-        config = NPEConfig.from_dict(state["config"])
+        config = NPEConfig.from_saved(state["config"])
         weights = state["weights"]
         network = NPENetwork(
             tuple(state["x_shape"]), weights["low"], weights["high"],

@@ -17,7 +17,7 @@ from cardiosbi.errors import ConfigError
 from cardiosbi.inference.config import NPEConfig
 from cardiosbi.inference.data import NPEDataModule, TensorDataModule
 from cardiosbi.inference.ensemble import EnsemblePosterior
-from cardiosbi.inference.estimators import ESTIMATOR_KINDS
+from cardiosbi.inference.estimators import check_estimator_options
 from cardiosbi.inference.module import LR_SCHEDULES, NPELightningModule
 from cardiosbi.inference.network import NPENetwork
 from cardiosbi.inference.npe_posterior import NPEPosterior
@@ -60,9 +60,7 @@ def train_npe(
 def check_config(config: NPEConfig, x_shape: tuple[int, ...]) -> None:
     """Raise :class:`ConfigError` for settings that cannot work, before any data is touched."""
     resolve_kind(config.model.embedding, x_shape)
-    if config.model.estimator.kind not in ESTIMATOR_KINDS:
-        raise ConfigError(f"model.estimator.kind={config.model.estimator.kind!r} is unknown; "
-                          f"use one of {', '.join(ESTIMATOR_KINDS)}")
+    check_estimator_options(config.model.estimator)
     if config.trainer.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(f"trainer.lr_schedule={config.trainer.lr_schedule!r} is unknown; "
                           f"use one of {', '.join(LR_SCHEDULES)}")

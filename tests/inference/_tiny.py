@@ -31,7 +31,7 @@ CASES = {
 
 def tiny_config(kind: str, model: dict | None = None, epochs: int = 3, seed: int = 0, **trainer) -> NPEConfig:
     model = dict(model or {})
-    estimator = {"kind": kind, "hidden": [32, 32], "transforms": 2}
+    estimator = {"kind": kind, "hidden": [32, 32], "transforms": 2, **model.get("estimator", {})}
     return NPEConfig.from_dict({
         "model": {**model, "estimator": estimator},
         "trainer": {"max_epochs": epochs, "batch_size": 128, "reject_calibration_samples": 50,
@@ -53,9 +53,10 @@ def with_gaps(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x
 
 
-def train_case(name: str, n: int = 400, seed: int = 0):
-    """Train the case ``name``; returns (posterior, task, x_test)."""
-    kind, model, shape, gaps = CASES[name]
+def train_case(name: str, n: int = 400, seed: int = 0, model: dict | None = None):
+    """Train the case ``name`` (``model`` adds settings); returns (posterior, task, x_test)."""
+    kind, case_model, shape, gaps = CASES[name]
+    model = {**case_model, **(model or {})}
     task = tiny_task(**shape)
     generator = torch.Generator().manual_seed(seed)
     theta, x = task.sample_joint(n + 4, generator)
