@@ -46,15 +46,22 @@ def flux_divergence(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """-(dt/dx)(F_{i+1/2} - F_{i-1/2}) for A and Q at interior cells (zero at ghosts)."""
     interior = topo.interior.to(A.dtype)
-    # Reconstruct and dissipate the deviation A - A0, not A: identical to openBF's scheme in
-    # uniform segments, and a tapered segment at rest (A = A0(x), Q = 0) then stays at rest.
-    dev = A - p.A0
-    sa, sq = _face_offsets(dev, interior), _face_offsets(Q, interior)
-    al, ql = (A + sa)[:, :-1], (Q + sq)[:, :-1]  # left state of face i+1/2 (cell i)
-    ar, qr = (A - sa)[:, 1:], (Q - sq)[:, 1:]  # right state of face i+1/2 (cell i+1)
+    # Reconstruct and dissipate the stretch A/A0, not A, scaled by the smaller A0 of the two
+    # cells at each face (so no cell gets more dissipation than openBF's): identical to
+    # openBF's scheme in uniform segments, and a tapered segment at a uniform pressure with
+    # no flow (A/A0 uniform for a uniform wall law) stays at rest. Reconstructing A instead
+    # makes the first-order end cells of a tapered segment exchange mass with the interior
+    # whenever the mean pressure differs from the reference pressure: a steady leak that
+    # the junction and outlet solves, which reset the end-cell area, hide but do not stop.
+    a0l, a0r = p.A0[:, :-1], p.A0[:, 1:]
+    stretch = A / p.A0
+    ss, sq = _face_offsets(stretch, interior), _face_offsets(Q, interior)
+    sl, ql = (stretch + ss)[:, :-1], (Q + sq)[:, :-1]  # left state of face i+1/2 (cell i)
+    sr, qr = (stretch - ss)[:, 1:], (Q - sq)[:, 1:]  # right state of face i+1/2 (cell i+1)
+    al, ar = a0l * sl, a0r * sr
     gl, gr = p.gamma[:, :-1], p.gamma[:, 1:]
     speed = p.dx[:, :-1] / dt
-    fa = 0.5 * (ql + qr) - 0.5 * speed * ((dev - sa)[:, 1:] - (dev + sa)[:, :-1])
+    fa = 0.5 * (ql + qr) - 0.5 * speed * torch.minimum(a0l, a0r) * (sr - sl)
     fq = 0.5 * (ql * ql / al + gl * al * al.sqrt() + qr * qr / ar + gr * ar * ar.sqrt())
     fq = fq - 0.5 * speed * (qr - ql)
     ratio = dt / p.dx
@@ -66,16 +73,22 @@ def flux_divergence(
 def muscl_step(
     A: torch.Tensor, Q: torch.Tensor, dt: torch.Tensor, p: Parameters, topo: Topology
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One predictor-corrector step with sources; returns the new (A, Q) with ghosts refreshed."""
+    """One predictor-corrector step with sources; returns the new (A, Q) with ghosts refreshed.
+
+    The taper source enters both stages (unsplit), because it balances a momentum-flux
+    gradient that both stages see: split after the corrector (openBF), the predictor state of a
+    tapered segment at rest carries a spurious flow dt * (flux divergence) that the corrector
+    turns into mass flux through the end faces, i.e. a steady mass source at tapered junctions.
+    Friction stays split after the corrector, as in openBF.
+    """
     g = topo.ghost_source
     da, dq = flux_divergence(A, Q, dt, p, topo)
     a_star = (A + da)[:, g]
-    q_star = (Q + dq)[:, g]
+    q_star = (Q + dq + dt * taper_source(A, p))[:, g]
     da, dq = flux_divergence(a_star, q_star, dt, p, topo)
     a_new = 0.5 * (A + a_star + da)
-    q_new = 0.5 * (Q + q_star + dq)
+    q_new = 0.5 * (Q + q_star + dq + dt * taper_source(a_star, p))
     q_new = q_new - dt * p.friction * q_new / a_new
-    q_new = q_new + dt * taper_source(a_new, p)
     return a_new[:, g], q_new[:, g]
 
 
