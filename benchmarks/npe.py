@@ -2,6 +2,7 @@
 
     python benchmarks/npe.py fhn         # train sizes x noise conditions; CNN vs NPE mean; coverage
     python benchmarks/npe.py moons       # same simulations, NSF vs sbi's NSF: C2ST, NLL, time
+                                         # (--seeds 0 1 --theta-maps box unbounded: paired repeats)
     python benchmarks/npe.py throughput  # posterior samples/s, windows summarised/s
 
 Each part prints a markdown table and writes it, with the raw numbers as JSON, under
@@ -175,110 +176,146 @@ def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # (b) two moons: our NSF against sbi's NSF on the same simulations
 
+# θ maps for ours: "box" = logit onto the prior box then z-scoring (the library default for
+# bounded parameters); "unbounded" = z-scoring only, like sbi's default.
+MOONS_THETA_MAPS = {"box": 1.0, "unbounded": float("inf")}
+
+
 def run_moons(args) -> None:
+    """Per simulation seed: train ours (each θ map) and sbi on the same simulations; C2ST on
+    ``--n-obs`` observations, NLL on 2,000 fresh pairs, train wall time, sampling rate."""
+    task = TwoMoons()
+    n_sims = 1000 if args.quick else args.n_sims
+    n_ref = 500 if args.quick else args.n_ref
+    max_epochs = 5 if args.quick else 10_000
+    rows: list[dict] = []
+    for seed in args.seeds:
+        data = _moons_data(task, seed, n_sims, args.n_obs)
+        fits = {f"ours-{m}": _fit_ours(data, m, seed, max_epochs, args.legacy_flow) for m in args.theta_maps}
+        if not args.skip_sbi:
+            fits["sbi"] = _fit_sbi(data, seed, max_epochs)
+        scores = {name: _score_moons(task, data, fit, n_ref, seed) for name, fit in fits.items()}
+        for name, fit in fits.items():
+            rows.append({"seed": seed, "estimator": fit["label"], "key": name, **scores[name],
+                         "train_s": fit["train_s"], "epochs": fit["epochs"]})
+            print({k: v for k, v in rows[-1].items() if k != "c2st_per_obs"}, flush=True)
+    rows += _moons_summary(rows, args)
+    columns = ["seed", "estimator", "c2st", "c2st_sd", "val_nll", "train_s", "epochs", "samples_per_s"]
+    _write(Path(args.out), "npe_moons", rows, _markdown(rows, columns),
+           {"machine": _machine(), "n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref,
+            "seeds": args.seeds, "legacy_flow": args.legacy_flow,
+            "note": "paired rows: ours minus sbi per observation (C2ST) / per seed (NLL, time ratio)"})
+
+
+def _moons_data(task, seed: int, n_sims: int, n_obs: int) -> dict:
+    rng = np.random.default_rng(seed)
+    theta = task.sample_prior(n_sims, rng)
+    data = {"theta": theta, "x": task.simulate(theta, rng)}
+    data["theta_val"] = task.sample_prior(2000, rng)
+    data["x_val"] = task.simulate(data["theta_val"], rng)
+    data["theta_obs"] = task.sample_prior(n_obs, rng)
+    data["x_obs"] = task.simulate(data["theta_obs"], rng)
+    return data
+
+
+def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flow: bool) -> dict:
+    """Our zuko NSF at sbi's sizes and training settings; the flow architecture is the library
+    default (or, with ``legacy_flow``, the one before the residual/LU defaults)."""
+    from cardiosbi.inference.estimators import LEGACY_FLOW
+
+    estimator = {"kind": "nsf", "transforms": 5, "hidden": [50, 50], "bins": 10, "passes": 2,
+                 **(LEGACY_FLOW if legacy_flow else {})}
+    config = NPEConfig.from_dict({
+        "model": {"estimator": estimator},
+        "trainer": {"batch_size": 200, "learning_rate": 5e-4, "patience": 20, "val_fraction": 0.1,
+                    "lr_schedule": "none", "gradient_clip": 5.0, "max_epochs": max_epochs,
+                    "accelerator": "cpu", "reject_calibration_rows": 200},
+        "seed": seed,
+    })
+    torch.manual_seed(seed)
+    bound = MOONS_THETA_MAPS[theta_map]
+    started = time.perf_counter()
+    posterior = train_npe(_tensor(data["theta"]), _tensor(data["x"]), ["theta0", "theta1"],
+                          torch.full((2,), -bound), torch.full((2,), bound), config)
+    train_s = time.perf_counter() - started
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        nll = float(-posterior.log_prob(_tensor(data["theta_val"]), _tensor(data["x_val"])).mean())
+    flow = "legacy flow" if legacy_flow else "default flow"
+    return {"label": f"cardiosbi NPE (zuko NSF, {flow}, θ {theta_map})", "train_s": train_s,
+            "epochs": posterior.training["epochs"], "val_nll": nll,
+            "sample": lambda xo, n: posterior.sample(xo, n, generator=gen)[:, 0]}
+
+
+def _fit_sbi(data: dict, seed: int, max_epochs: int) -> dict:
     from sbi.inference import NPE
     from sbi.neural_nets import posterior_nn
     from sbi.utils import BoxUniform
 
-    task = TwoMoons()
-    rng = np.random.default_rng(args.seed)
-    n_sims = 1000 if args.quick else args.n_sims
-    n_ref = 500 if args.quick else args.n_ref
-    theta = task.sample_prior(n_sims, rng)
-    x = task.simulate(theta, rng)
-    theta_val = task.sample_prior(2000, rng)
-    x_val = task.simulate(theta_val, rng)
-    theta_obs = task.sample_prior(args.n_obs, rng)
-    x_obs = task.simulate(theta_obs, rng)
-    max_epochs = 5 if args.quick else 2**31 - 1
-
-    # Ours: zuko coupling NSF with sbi's default sizes and training settings.
-    config = NPEConfig.from_dict({
-        "model": {"estimator": {"kind": "nsf", "transforms": 5, "hidden": [50, 50], "bins": 10,
-                                "passes": 2}},
-        "trainer": {"batch_size": 200, "learning_rate": 5e-4, "patience": 20, "val_fraction": 0.1,
-                    "lr_schedule": "none", "gradient_clip": 5.0, "max_epochs": min(max_epochs, 10_000),
-                    "accelerator": "cpu", "reject_calibration_rows": 200},
-        "seed": args.seed,
-    })
-    torch.manual_seed(args.seed)
-    started = time.perf_counter()
-    # --unbounded: z-scoring only, like sbi's default, instead of our bijection onto the box.
-    bound = float("inf") if args.unbounded else 1.0
-    ours = train_npe(_tensor(theta), _tensor(x), ["theta0", "theta1"], torch.full((2,), -bound),
-                     torch.full((2,), bound), config)
-    ours_train = time.perf_counter() - started
-    if args.skip_sbi:
-        _moons_ours_only(args, task, rng, ours, ours_train, theta_val, x_val, x_obs, n_ref)
-        return
-
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     prior = BoxUniform(-torch.ones(2), torch.ones(2))
     trainer = NPE(prior=prior, density_estimator=posterior_nn("nsf"), show_progress_bars=False)
     started = time.perf_counter()
-    estimator = trainer.append_simulations(_tensor(theta), _tensor(x)).train(max_num_epochs=max_epochs)
-    sbi_train = time.perf_counter() - started
-    sbi_posterior = trainer.build_posterior(estimator)
-    sbi_epochs = trainer.summary["epochs_trained"][-1]
-
+    estimator = trainer.append_simulations(_tensor(data["theta"]), _tensor(data["x"])).train(
+        max_num_epochs=max_epochs)
+    train_s = time.perf_counter() - started
+    posterior = trainer.build_posterior(estimator)
     with torch.no_grad():
-        nll_ours = float(-ours.log_prob(_tensor(theta_val), _tensor(x_val)).mean())
         # sbi's flow density, without its (rejection-estimated) leakage normalisation.
-        nll_sbi = float(-estimator.log_prob(_tensor(theta_val)[None], condition=_tensor(x_val)).mean())
+        nll = float(-estimator.log_prob(_tensor(data["theta_val"])[None],
+                                        condition=_tensor(data["x_val"])).mean())
+    return {"label": f"sbi {_sbi_version()} NPE (nflows NSF)", "train_s": train_s,
+            "epochs": int(trainer.summary["epochs_trained"][-1]), "val_nll": nll,
+            "sample": lambda xo, n: posterior.sample((n,), x=xo, show_progress_bars=False)}
 
-    c2st_ours, c2st_sbi, rate_ours, rate_sbi = [], [], [], []
-    gen = torch.Generator().manual_seed(args.seed)
-    for i in range(args.n_obs):
-        reference = task.sample_posterior(x_obs[i], n_ref, rng)
-        xo = _tensor(x_obs[i])[None]
+
+def _score_moons(task, data: dict, fit: dict, n_ref: int, seed: int) -> dict:
+    """C2ST per observation against analytic reference draws (same reference draws for every
+    estimator of a seed), and the median sampling rate."""
+    rng = np.random.default_rng([seed, 7])
+    scores, rates = [], []
+    for xo in data["x_obs"]:
+        reference = task.sample_posterior(xo, n_ref, rng)
         started = time.perf_counter()
-        ours_draws = ours.sample(xo, n_ref, generator=gen)[:, 0]
-        rate_ours.append(n_ref / (time.perf_counter() - started))
-        started = time.perf_counter()
-        sbi_draws = sbi_posterior.sample((n_ref,), x=xo, show_progress_bars=False)
-        rate_sbi.append(n_ref / (time.perf_counter() - started))
-        c2st_ours.append(c2st(reference, ours_draws, seed=args.seed))
-        c2st_sbi.append(c2st(reference, sbi_draws, seed=args.seed))
-        print(f"obs {i}: c2st ours {c2st_ours[-1]:.3f} sbi {c2st_sbi[-1]:.3f}", flush=True)
-
-    rows = [
-        {"estimator": "cardiosbi NPE (zuko NSF)", "c2st": float(np.mean(c2st_ours)),
-         "c2st_sd": float(np.std(c2st_ours)), "val_nll": nll_ours, "train_s": round(ours_train, 1),
-         "epochs": ours.training["epochs"], "samples_per_s": float(np.median(rate_ours))},
-        {"estimator": f"sbi {_sbi_version()} NPE (nflows NSF)", "c2st": float(np.mean(c2st_sbi)),
-         "c2st_sd": float(np.std(c2st_sbi)), "val_nll": nll_sbi, "train_s": round(sbi_train, 1),
-         "epochs": int(sbi_epochs), "samples_per_s": float(np.median(rate_sbi))},
-    ]
-    rows.append({
-        "estimator": "ratio ours/sbi", "c2st": rows[0]["c2st"] / rows[1]["c2st"],
-        "val_nll": rows[0]["val_nll"] - rows[1]["val_nll"],
-        "train_s": rows[0]["train_s"] / rows[1]["train_s"],
-        "samples_per_s": rows[0]["samples_per_s"] / rows[1]["samples_per_s"],
-    })
-    columns = ["estimator", "c2st", "c2st_sd", "val_nll", "train_s", "epochs", "samples_per_s"]
-    _write(Path(args.out), "npe_moons", rows, _markdown(rows, columns),
-           {"machine": _machine(), "n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref,
-            "seed": args.seed, "note": "ratio row: val_nll is a difference (ours - sbi)"})
+        draws = fit["sample"](_tensor(xo)[None], n_ref)
+        rates.append(n_ref / (time.perf_counter() - started))
+        scores.append(c2st(reference, draws, seed=seed))
+    return {"c2st": float(np.mean(scores)), "c2st_sd": float(np.std(scores)),
+            "c2st_per_obs": scores, "val_nll": fit["val_nll"],
+            "samples_per_s": float(np.median(rates))}
 
 
-def _moons_ours_only(args, task, rng, ours, train_s, theta_val, x_val, x_obs, n_ref) -> None:
-    """Our estimator alone (e.g. the --unbounded variant), scored like the comparison."""
-    gen = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
-        nll = float(-ours.log_prob(_tensor(theta_val), _tensor(x_val)).mean())
-    scores = []
-    for i in range(args.n_obs):
-        reference = task.sample_posterior(x_obs[i], n_ref, rng)
-        draws = ours.sample(_tensor(x_obs[i])[None], n_ref, generator=gen)[:, 0]
-        scores.append(c2st(reference, draws, seed=args.seed))
-        print(f"obs {i}: c2st ours {scores[-1]:.3f}", flush=True)
-    label = "cardiosbi NPE (zuko NSF" + (", unbounded θ)" if args.unbounded else ")")
-    rows = [{"estimator": label, "c2st": float(np.mean(scores)), "c2st_sd": float(np.std(scores)),
-             "val_nll": nll, "train_s": round(train_s, 1), "epochs": ours.training["epochs"]}]
-    name = "npe_moons_unbounded" if args.unbounded else "npe_moons_ours"
-    _write(Path(args.out), name, rows,
-           _markdown(rows, ["estimator", "c2st", "c2st_sd", "val_nll", "train_s", "epochs"]),
-           {"machine": _machine(), "n_obs": args.n_obs, "n_ref": n_ref, "seed": args.seed})
+def _moons_summary(rows: list[dict], args) -> list[dict]:
+    """Pooled rows over seeds, and ours-minus-sbi paired differences (per observation for C2ST)."""
+    summary = []
+    keys = dict.fromkeys(r["key"] for r in rows)
+    for key in keys:
+        mine = [r for r in rows if r["key"] == key]
+        c2sts = np.concatenate([r["c2st_per_obs"] for r in mine])
+        summary.append({"seed": "all", "estimator": mine[0]["estimator"], "key": key,
+                        "c2st": float(c2sts.mean()), "c2st_sd": float(c2sts.std()),
+                        "val_nll": float(np.mean([r["val_nll"] for r in mine])),
+                        "train_s": float(np.mean([r["train_s"] for r in mine])),
+                        "epochs": float(np.mean([r["epochs"] for r in mine])),
+                        "samples_per_s": float(np.mean([r["samples_per_s"] for r in mine]))})
+    if "sbi" not in keys:
+        return summary
+    sbi = {r["seed"]: r for r in rows if r["key"] == "sbi"}
+    for key in keys:
+        if key == "sbi":
+            continue
+        mine = [r for r in rows if r["key"] == key]
+        diff = np.concatenate([np.subtract(r["c2st_per_obs"], sbi[r["seed"]]["c2st_per_obs"]) for r in mine])
+        summary.append({
+            "seed": "paired", "estimator": f"{key} − sbi", "key": f"{key}-sbi",
+            "c2st": float(diff.mean()), "c2st_sd": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+            "c2st_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
+            "val_nll": float(np.mean([r["val_nll"] - sbi[r["seed"]]["val_nll"] for r in mine])),
+            "train_s": float(np.mean([r["train_s"] / sbi[r["seed"]]["train_s"] for r in mine])),
+            "samples_per_s": float(np.mean([r["samples_per_s"] / sbi[r["seed"]]["samples_per_s"]
+                                            for r in mine])),
+        })
+    return summary
 
 
 def _sbi_version() -> str:
@@ -352,9 +389,15 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--draws", type=int, default=1000, help="posterior draws per test case")
     parser.add_argument("--n-sims", type=int, default=10_000)
-    parser.add_argument("--n-obs", type=int, default=5, help="two moons observations for C2ST")
+    parser.add_argument("--n-obs", type=int, default=10, help="two moons observations for C2ST")
     parser.add_argument("--n-ref", type=int, default=5000, help="reference/posterior samples for C2ST")
-    parser.add_argument("--unbounded", action="store_true", help="moons: no box bijection for ours")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="moons: simulation/training seeds (one full comparison each)")
+    parser.add_argument("--theta-maps", nargs="+", choices=list(MOONS_THETA_MAPS), default=["box"],
+                        help="moons: θ maps for ours (box: logit onto the prior box; unbounded: "
+                             "z-scoring only, like sbi)")
+    parser.add_argument("--legacy-flow", action="store_true",
+                        help="moons: ours with the flow architecture before the residual/LU defaults")
     parser.add_argument("--skip-sbi", action="store_true", help="moons: train and score ours only")
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--windows", type=int, default=256)

@@ -37,8 +37,10 @@ class EstimatorConfig:
     blocks, as nflows' ResidualNet); ``mixing`` lu inserts a learnt LU-decomposed linear map
     after every transform (as sbi's NSF), none does not; ``spline_bound``: NSF splines act on
     [-B, B] and are the identity outside; ``identity_init`` zeroes each conditioner's output
-    layer so every transform starts as the identity. Posterior files written before these
-    keys existed load with :data:`LEGACY_FLOW` (the architecture they were trained with).
+    layer so every transform starts as the identity. The defaults follow sbi's NSF (residual
+    conditioner, LU mixing, bound 3, near-identity start), which closed most of the two-moons
+    gap to sbi (benchmarks/RESULTS.md); posterior files written before these keys existed
+    load with :data:`LEGACY_FLOW` (the architecture they were trained with).
     """
 
     kind: str = "nsf"
@@ -46,10 +48,10 @@ class EstimatorConfig:
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     bins: int = 8
     passes: int | None = 2
-    conditioner: str = "mlp"
-    mixing: str = "none"
-    spline_bound: float = 5.0
-    identity_init: bool = False
+    conditioner: str = "residual"
+    mixing: str = "lu"
+    spline_bound: float = 3.0
+    identity_init: bool = True
     sigma_min: float = 1e-4
     ode_atol: float = 1e-5
     ode_rtol: float = 1e-4
