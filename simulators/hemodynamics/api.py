@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,9 +14,11 @@ import torch
 from simulators.hemodynamics.errors import NetworkError, NoValidSubjectError
 from simulators.hemodynamics.inflow import aortic_inflow, inflow_validity
 from simulators.hemodynamics.labels import (
+    PWV_PLAUSIBLE,
     heart_labels,
     path_length,
     pressure_labels,
+    pulse_wave_velocity,
     total_arterial_compliance,
     transit_time,
 )
@@ -23,6 +26,8 @@ from simulators.hemodynamics.layout import Parameters, Topology, build_layout
 from simulators.hemodynamics.network import MMHG, Inflow, Network, Site, Windkessel, load_network
 from simulators.hemodynamics.pwdb import OVERRIDABLE, pwdb_subject_network, r1_clamped
 from simulators.hemodynamics.solver import RunOutput, RunSettings, pressure_at, run
+
+log = logging.getLogger(__name__)
 
 HEART = ("hr", "sv", "lvet", "pft", "rfv")
 NOT_PERIODIC, INVALID = 5, 6
@@ -223,7 +228,12 @@ def _assemble(out: RunOutput, topo: Topology, p: Parameters, nets, valid, B, rea
         dist = [path_length(n, _site(n, "femoral").segment, _site(n, "femoral").position)
                 - path_length(n, _site(n, "carotid").segment, _site(n, "carotid").position) for n in nets]
         delay = transit_time(beats["carotid"], beats["femoral"], p.period)
-        labels["pwv_cf"] = full(torch.tensor(dist, dtype=torch.float64, device=dev) / delay)
+        pwv = pulse_wave_velocity(torch.tensor(dist, dtype=torch.float64, device=dev), delay)
+        undefined = int((torch.isnan(pwv) & (out.status == 0)).sum())
+        if undefined:
+            log.info("pwv_cf is NaN for %d of %d simulated subjects (no upstroke found, transit "
+                     "time <= 0, or PWV outside %s m/s)", undefined, len(valid), PWV_PLAUSIBLE)
+        labels["pwv_cf"] = full(pwv)
     labels["tac"] = full(total_arterial_compliance(p.A0, p.beta, p.dx, topo.interior, p.wk_C))
     status = torch.full((B,), INVALID, dtype=torch.long, device=dev)
     status[idx] = torch.where((out.status == 0) & ~out.converged, torch.full_like(out.status, NOT_PERIODIC), out.status)

@@ -29,25 +29,70 @@ def pressure_labels(P: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"map": p.mean(dim=1), "sbp": sbp, "dbp": dbp, "pp": sbp - dbp}
 
 
+# A foot-to-foot PWV outside this range [m/s] is a detection failure, not a physiology: the
+# stiffest PWDB subjects stay below about 20 m/s and no artery carries a pulse at < 1 m/s.
+PWV_PLAUSIBLE = (1.0, 40.0)
+
+
 def foot_time(P: torch.Tensor, period: torch.Tensor) -> torch.Tensor:
     """Foot of the pressure upstroke by the intersecting-tangent method, in s within the beat.
 
-    The tangent at the steepest upstroke meets the horizontal line through the beat minimum.
+    ``P`` (B, J): one beat per row, sampled uniformly over ``period`` (B,), that starts in
+    diastole before the upstroke (simulate's beats start at the onset of ejection, so at every
+    site the foot follows the start). The beat is not treated as periodic: a beat converged to
+    a beat-to-beat tolerance does not close exactly, and in a low-pulse beat the jump from its
+    last to its first sample can be steeper than the upstroke.
+
+    The systolic peak is the maximum of the beat and the diastolic minimum the lowest point
+    before it; the upstroke is the steepest rise between the two (a dicrotic notch or a
+    reflected wave after the peak can be steeper in low-pulse beats). The tangent there meets
+    the horizontal line through the minimum; the position and slope of the steepest point are
+    refined by a parabola through the three slopes around it (sub-sample accuracy). NaN for a
+    beat without a rise before its peak (e.g. one that starts at its maximum).
     """
-    J = P.shape[1]
-    dt = (period / J).unsqueeze(1)
-    slope = (torch.roll(P, -1, dims=1) - torch.roll(P, 1, dims=1)).double() / (2 * dt)
-    i = slope.argmax(dim=1, keepdim=True)
-    p_at = P.double().gather(1, i)
-    p_min = P.double().amin(dim=1, keepdim=True)
-    foot = i.double() * dt - (p_at - p_min) / slope.gather(1, i)
-    return torch.remainder(foot, period.unsqueeze(1)).squeeze(1)
+    p = P.double()
+    J = p.shape[1]
+    dt = period.double() / J
+    k = torch.arange(J, device=p.device)
+    peak = p.argmax(dim=1)
+    low = torch.where(k <= peak[:, None], p, torch.full_like(p, torch.inf)).argmin(dim=1)
+    slope = torch.gradient(p, dim=1)[0] / dt[:, None]  # one-sided at the ends: no wrap-around
+    rising = (k >= low[:, None]) & (k < peak[:, None])
+    i = torch.where(rising, slope, torch.full_like(slope, -torch.inf)).argmax(dim=1)
+
+    def take(x: torch.Tensor, offset: int) -> torch.Tensor:
+        return x.gather(1, (i + offset).clamp(0, J - 1)[:, None]).squeeze(1)
+
+    before, at, after = take(slope, -1), take(slope, 0), take(slope, 1)
+    curvature = before - 2 * at + after
+    shift = torch.where(curvature < 0, 0.5 * (before - after) / curvature, torch.zeros_like(at))
+    shift = shift.clamp(-0.5, 0.5)
+    steepest = at - 0.25 * (before - after) * shift
+    p_prev, p_at, p_next = take(p, -1), take(p, 0), take(p, 1)
+    p_steep = p_at + 0.5 * shift * (p_next - p_prev) + 0.5 * shift**2 * (p_next - 2 * p_at + p_prev)
+    p_low = p.gather(1, low[:, None]).squeeze(1)
+    foot = (i + shift) * dt - (p_steep - p_low) / steepest
+    valid = (peak > low) & (steepest > 0)
+    foot = torch.remainder(foot, period.double())
+    return torch.where(valid, foot, torch.full_like(foot, torch.nan))
 
 
 def transit_time(p_prox: torch.Tensor, p_dist: torch.Tensor, period: torch.Tensor) -> torch.Tensor:
-    """Foot-to-foot delay from a proximal to a distal site, wrapped into (-T/2, T/2]."""
+    """Foot-to-foot delay [s] from a proximal to a distal site; NaN when it is not a delay.
+
+    The difference of the feet is wrapped into (-T/2, T/2]; a delay <= 0 (the distal foot
+    first) or a foot that was not found gives NaN.
+    """
     d = foot_time(p_dist, period) - foot_time(p_prox, period)
-    return torch.remainder(d + period / 2, period) - period / 2
+    d = torch.remainder(d + period / 2, period) - period / 2
+    return torch.where(d > 0, d, torch.full_like(d, torch.nan))
+
+
+def pulse_wave_velocity(distance: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
+    """distance / delay [m/s]; NaN for a missing delay or a velocity outside PWV_PLAUSIBLE."""
+    pwv = distance / delay
+    plausible = (pwv >= PWV_PLAUSIBLE[0]) & (pwv <= PWV_PLAUSIBLE[1])
+    return torch.where(plausible, pwv, torch.full_like(pwv, torch.nan))
 
 
 def path_length(net: Network, segment: str, position: float) -> float:

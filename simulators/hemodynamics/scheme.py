@@ -76,10 +76,10 @@ def muscl_step(
     """One predictor-corrector step with sources; returns the new (A, Q) with ghosts refreshed.
 
     The taper source enters both stages (unsplit), because it balances a momentum-flux
-    gradient that both stages see: split after the corrector (openBF), the predictor state of a
+    gradient that both stages see. Split after the corrector (openBF), the predictor of a
     tapered segment at rest carries a spurious flow dt * (flux divergence) that the corrector
-    turns into mass flux through the end faces, i.e. a steady mass source at tapered junctions.
-    Friction stays split after the corrector, as in openBF.
+    feeds into the mass fluxes, so the rest state drifts (0.04 m/s after 300 steps on ADAN56
+    at 2 mm). Friction stays split after the corrector, as in openBF.
     """
     g = topo.ghost_source
     da, dq = flux_divergence(A, Q, dt, p, topo)
