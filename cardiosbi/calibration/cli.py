@@ -28,10 +28,9 @@ def calibrate(cfg: DictConfig) -> int:
                           f"'{npe.kind}' posterior")
     calibration = read_tensor_file(cfg.calibration)
     reference = read_tensor_file(cfg.reference)
-    for name, data in (("calibration", calibration), ("reference", reference)):
-        if list(data.names) != npe.parameter_names:
-            raise ConfigError(f"{name} file parameters {list(data.names)} differ from the "
-                              f"posterior's {npe.parameter_names}")
+    if list(reference.names) != npe.parameter_names:
+        raise ConfigError(f"reference file parameters {list(reference.names)} differ from the "
+                          f"posterior's {npe.parameter_names}")
     transport = to_dataclass(cfg.rope.transport, TransportConfig, "rope.transport")
     fine_tune = (to_dataclass(cfg.rope.fine_tuning, FineTuneConfig, "rope.fine_tuning")
                  if cfg.rope.fine_tune else None)
@@ -40,7 +39,7 @@ def calibrate(cfg: DictConfig) -> int:
     rope = rope_calibrate(npe, calibration.theta, calibration.x, reference.x,
                           theta_reference=reference.theta, fine_tune=fine_tune,
                           transport=transport, mode=cfg.rope.mode,
-                          gamma_grid=cfg.rope.gamma_grid)
+                          gamma_grid=cfg.rope.gamma_grid, labelled=list(calibration.names))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rope.save(out / "posterior.pt")

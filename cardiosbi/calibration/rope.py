@@ -109,16 +109,20 @@ class RopePosterior(Posterior):
     def cached_draws(self) -> Tensor:
         """(n_s, cache_draws, k) draws of each reference simulation's NPE posterior (seeded)."""
         if self._cache is None:
-            generator = torch.Generator().manual_seed(0)
-            blocks = []
-            for block in self.reference_embeddings.split(max(1, 2**18 // self.cache_draws)):
-                distribution = self.npe.flow_distribution(block.to(self.npe.device))
-                z = torch.randn((self.cache_draws, len(block), self.num_parameters),
-                                generator=generator)
-                theta = self.npe.to_physical(distribution.transform.inv(z.to(self.npe.device)))
-                blocks.append(theta.transpose(0, 1).cpu())
-            self._cache = torch.cat(blocks)
+            self._cache = self.reference_draws(self.cache_draws)
         return self._cache
+
+    @torch.no_grad()
+    def reference_draws(self, m: int) -> Tensor:
+        """(n_s, m, k) seeded draws of each reference simulation's NPE posterior."""
+        generator = torch.Generator().manual_seed(0)
+        blocks = []
+        for block in self.reference_embeddings.split(max(1, 2**18 // m)):
+            distribution = self.npe.flow_distribution(block.to(self.npe.device))
+            z = torch.randn((m, len(block), self.num_parameters), generator=generator)
+            theta = self.npe.to_physical(distribution.transform.inv(z.to(self.npe.device)))
+            blocks.append(theta.transpose(0, 1).cpu())
+        return torch.cat(blocks)
 
     @torch.no_grad()
     def log_prob(self, theta: Tensor, x: Tensor, chunk: int = 2**16) -> Tensor:
@@ -145,6 +149,26 @@ class RopePosterior(Posterior):
             log_q = self.npe.flow_distribution(context).log_prob(values).reshape(rows, n_s).cpu()
             out.append(torch.logsumexp(log_q + log_weights[start:start + rows], dim=1))
         return torch.cat(out) + log_det
+
+    @torch.no_grad()
+    def marginal_log_prob(self, theta: Tensor, weights: Tensor, columns: Sequence[int],
+                          draws: int = 200) -> Tensor:
+        """Approximate log density of the marginal of ``columns`` (theta is (B, len(columns))).
+
+        A flow has no closed-form marginal, so each reference posterior's marginal is replaced
+        by the Gaussian of its cached draws (``draws`` of them when no cache is configured);
+        the mixture of those Gaussians is evaluated by log-sum-exp. Good enough to rank γ
+        values when the labelled marginals are unimodal (HR, MAP); not an exact density."""
+        every = self.cached_draws() if self.cache_draws > 0 else self.reference_draws(draws)
+        cached = every[..., list(columns)].double()  # (n_s, m, k)
+        mean = cached.mean(1)
+        centred = cached - mean[:, None]
+        k = cached.shape[-1]
+        jitter = 1e-6 * torch.eye(k, dtype=torch.float64) * (1 + centred.square().mean((0, 1)))
+        covariance = centred.transpose(1, 2) @ centred / (cached.shape[1] - 1) + jitter
+        components = torch.distributions.MultivariateNormal(mean, covariance)
+        log_q = components.log_prob(torch.as_tensor(theta).double()[:, None, :])  # (B, n_s)
+        return torch.logsumexp(log_q + weights.double().log(), dim=1).float()
 
     # --- serialisation ----------------------------------------------------------------------------
     def to(self, device: str | torch.device) -> RopePosterior:
@@ -181,22 +205,31 @@ class RopePosterior(Posterior):
 def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tensor,
               x_reference: Tensor, *, simulator=None, theta_reference: Tensor | None = None,
               fine_tune: FineTuneConfig | None = None, transport: TransportConfig | None = None,
-              mode: str = "batch", gamma_grid: Sequence[float] | None = None) -> RopePosterior:
+              mode: str = "batch", gamma_grid: Sequence[float] | None = None,
+              labelled: Sequence[str] | None = None) -> RopePosterior:
     """Build a RoPE posterior from an NPE, a labelled real calibration set and reference sims.
 
     ``fine_tune=None`` skips step 2 (the "OT-only" ablation: g = h). Fine-tuning targets come
     from ``simulator`` (fresh simulation per step) or, when it is None, from the reference
     simulation with the nearest θ (``theta_reference`` required then). With ``gamma_grid``, γ
     is the grid value with the best LPP on the held-out part of the calibration set.
+
+    ``labelled``: the posterior parameters the calibration labels measure, in the column order
+    of ``theta_calibration`` (default: all of them). Real recordings are often labelled for a
+    few quantities only (HR from ECG, MAP from an arterial line); the nearest simulation is
+    then found in those parameters, the others stay nuisances of the fine-tuning, and γ is
+    scored on the labelled marginal (see :func:`select_gamma`).
     """
     if mode not in MODES:
         raise ConfigError(f"unknown RoPE mode {mode!r}; valid: {', '.join(MODES)}")
+    columns = labelled_columns(npe, labelled)
     encoder = None
     if fine_tune is not None:
         if simulator is None:
             if theta_reference is None:
                 raise ConfigError("fine-tuning without a simulator needs theta_reference")
-            simulator = NearestSimulation(theta_reference, x_reference, npe.low, npe.high)
+            simulator = NearestSimulation(theta_reference[:, columns], x_reference,
+                                          npe.low[columns], npe.high[columns])
         encoder = fine_tune_encoder(npe.embedding_net, theta_calibration,
                                     npe.as_input(x_calibration).cpu(), simulator, fine_tune)
     with torch.no_grad():
@@ -204,29 +237,46 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
     rope = RopePosterior(npe, reference, encoder, transport, mode="batch")
     if gamma_grid:
         split = calibration_split(len(theta_calibration), fine_tune or FineTuneConfig())
-        rope.transport = select_gamma(rope, theta_calibration, x_calibration, split, gamma_grid)
+        rope.transport = select_gamma(rope, theta_calibration, x_calibration, split, gamma_grid,
+                                      columns)
     if mode == "single":
         rope = RopePosterior(npe, reference, rope.encoder, rope.transport, mode="single",
                              calibration_embeddings=rope.real_embeddings(x_calibration))
     return rope
 
 
+def labelled_columns(npe: NPEPosterior, labelled: Sequence[str] | None) -> list[int]:
+    """Column indices of the labelled parameters in the posterior's θ (all when None)."""
+    if labelled is None:
+        return list(range(npe.num_parameters))
+    unknown = [name for name in labelled if name not in npe.parameter_names]
+    if unknown or not labelled:
+        raise ConfigError(f"calibration labels {list(labelled)} must be a non-empty subset of "
+                          f"the posterior's parameters {npe.parameter_names}")
+    return [npe.parameter_names.index(name) for name in labelled]
+
+
 @torch.no_grad()
 def select_gamma(rope: RopePosterior, theta: Tensor, x: Tensor, split: tuple[Tensor, Tensor],
-                 grid: Sequence[float]) -> TransportConfig:
+                 grid: Sequence[float], columns: Sequence[int] | None = None) -> TransportConfig:
     """The transport config whose γ maximises the LPP of the held-out calibration pairs.
 
     Held-out pairs are solved together with the fitting pairs (as streaming mode solves a new
     window with the calibration set), so their weights see a realistic test-set size. γ trades
-    informativeness for calibration (small γ: sharp, possibly overconfident mixtures)."""
+    informativeness for calibration (small γ: sharp, possibly overconfident mixtures).
+    ``columns``: the parameters ``theta`` labels; when they are not all of them the score is
+    the labelled marginal's density (:meth:`RopePosterior.marginal_log_prob`)."""
     fit, held_out = split
     embeddings = rope.real_embeddings(x)
     stacked = torch.cat([embeddings[fit], embeddings[held_out]])
+    joint = columns is None or list(columns) == list(range(rope.num_parameters))
     scores = {}
     for gamma in grid:
         config = dataclasses.replace(rope.transport, gamma=float(gamma))
         weights = transport_weights(stacked, rope.reference_embeddings, config)[len(fit):]
-        scores[gamma] = float(rope.mixture_log_prob(theta[held_out], weights.float()).mean())
+        score = (rope.mixture_log_prob(theta[held_out], weights.float()) if joint else
+                 rope.marginal_log_prob(theta[held_out], weights.float(), columns))
+        scores[gamma] = float(score.mean())
     best = max(scores, key=scores.get)
     log.info("gamma selection on %d held-out pairs (LPP per gamma): %s -> gamma = %g",
              len(held_out), {g: round(v, 3) for g, v in scores.items()}, best)

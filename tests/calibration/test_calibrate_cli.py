@@ -42,3 +42,22 @@ def test_calibrate_fine_tunes_and_writes_a_rope_posterior(tmp_path, monkeypatch,
     assert run(["infer", str(record), "posterior=cal/posterior.pt", "n_samples=20",
                 "--out", "inf"]) == 0
     assert (tmp_path / "inf" / "estimates" / "041s.csv").exists()
+
+
+def test_calibrate_accepts_labels_for_some_parameters(tmp_path, repo_root):
+    """Real recordings are labelled for a few quantities: θ0 only here, θ1 stays a nuisance."""
+    data = dict(np.load(repo_root / "tests/data/calibration/calibration.npz"))
+    np.savez(tmp_path / "theta0.npz", theta=data["theta"][:, :1], x=data["x"],
+             names=data["names"][:1], low=data["low"][:1], high=data["high"][:1])
+    np.savez(tmp_path / "unknown.npz", theta=data["theta"][:, :1], x=data["x"],
+             names=np.array(["sv"]), low=data["low"][:1], high=data["high"][:1])
+    common = [f"posterior={repo_root}/tests/data/diagnostics/linear_gaussian_posterior.pt",
+              f"reference={repo_root}/tests/data/calibration/reference.npz",
+              "rope.fine_tune=false", "rope.gamma_grid=[0.1,1.0]"]  # identity embedding
+    assert run(["calibrate", f"calibration={tmp_path}/theta0.npz", *common,
+                "--out", str(tmp_path / "cal")]) == 0
+    rope = load_posterior(tmp_path / "cal" / "posterior.pt")
+    assert isinstance(rope, RopePosterior) and rope.transport.gamma in (0.1, 1.0)
+    assert rope.num_parameters == 2  # the calibrated posterior still covers every parameter
+    assert run(["calibrate", f"calibration={tmp_path}/unknown.npz", *common,
+                "--out", str(tmp_path / "bad")]) == 2

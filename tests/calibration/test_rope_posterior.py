@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from cardiosbi.calibration import FineTuneConfig, RopePosterior, TransportConfig, calibrate
+from cardiosbi.errors import ConfigError
 from cardiosbi.inference import NPEConfig, load_posterior, train_npe
 from cardiosbi.inference.tasks import LinearGaussianTask
 
@@ -150,3 +151,59 @@ def test_gamma_selection_picks_a_gamma_that_scores_well_on_fresh_pairs(npe, data
     # the choice made on 40 held-out calibration pairs transfers to 60 fresh test pairs
     assert test_lpp[chosen] >= max(test_lpp.values()) - 0.3
     assert test_lpp[chosen] > min(test_lpp.values()) + 0.1
+
+
+def test_labels_for_some_parameters_only(npe, data):
+    theta_ref, x_ref, theta_cal, x_cal, theta_test, x_test = data
+    with pytest.raises(ConfigError, match="subset"):
+        calibrate(npe, theta_cal[:, :1], x_cal, x_ref, theta_reference=theta_ref,
+                  fine_tune=FineTuneConfig(max_steps=5), labelled=["map"])
+    # fine-tuning targets are matched in the labelled parameter only: without θ1 labels the
+    # encoder still learns to undo the sensor gain/offset for θ0
+    tuned = calibrate(npe, theta_cal[:, :1], x_cal, x_ref, theta_reference=theta_ref,
+                      labelled=["theta0"], fine_tune=FineTuneConfig(
+                          max_steps=150, learning_rate=3e-3, batch_size=64, val_every_steps=25))
+    generator = torch.Generator().manual_seed(6)
+
+    def theta0_error(embedding):
+        distribution = npe.flow_distribution(embedding)
+        z = torch.randn((200, len(embedding), 2), generator=generator)
+        draws = npe.to_physical(distribution.transform.inv(z))[..., 0]
+        return (draws.median(0).values - theta_test[:, 0]).abs().mean()
+
+    with torch.no_grad():
+        error = {"tuned": theta0_error(tuned.real_embeddings(x_test)),
+                 "untuned": theta0_error(npe.embed(x_test))}
+    assert error["tuned"] < 0.8 * error["untuned"]
+
+
+def test_marginal_density_matches_the_mixture_draws(npe, data):
+    _, x_ref, *_, x_test = data
+    rope = RopePosterior(npe, npe.embed(x_ref).detach(), cache_draws=500)
+    weights = rope.weights(x_test[:5])
+    draws = rope.sample(x_test[:5], 20000, generator=torch.Generator().manual_seed(8))[..., 1]
+    # the Gaussian-marginal mixture against a histogram of exact marginal draws, per window
+    edges = torch.linspace(-2, 2, 41)
+    centres = (edges[1:] + edges[:-1]) / 2
+    for i in range(5):
+        histogram = torch.histogram(draws[:, i], edges, density=True).hist
+        approx = rope.marginal_log_prob(centres[:, None], weights[i].expand(40, -1), [1]).exp()
+        distance = float((approx - histogram).abs().sum() * 0.1)  # L1 distance of densities
+        # ~5 % of the Gaussians' mass lies beyond the prior bound; a flat density is 0.5–1 away
+        assert distance < 0.2
+        assert distance < 0.5 * float((0.25 - histogram).abs().sum() * 0.1)
+
+
+def test_gamma_selection_on_a_labelled_marginal(npe, data):
+    theta_ref, x_ref, theta_cal, x_cal, theta_test, x_test = data
+    grid = [0.02, 0.1, 0.5, 2.0, 10.0]
+    chosen = calibrate(npe, theta_cal[:, 1:], x_cal, x_ref, gamma_grid=grid,
+                       labelled=["theta1"]).transport.gamma
+    scores = {}
+    for gamma in grid:
+        rope = calibrate(npe, None, None, x_ref, transport=TransportConfig(gamma=gamma))
+        rope.cache_draws = 400
+        scores[gamma] = float(rope.marginal_log_prob(theta_test[:, 1:], rope.weights(x_test),
+                                                     [1]).mean())
+    assert scores[chosen] >= max(scores.values()) - 0.3
+    assert scores[chosen] > min(scores.values()) + 0.05
