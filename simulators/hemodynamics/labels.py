@@ -29,8 +29,8 @@ def pressure_labels(P: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"map": p.mean(dim=1), "sbp": sbp, "dbp": dbp, "pp": sbp - dbp}
 
 
-# A foot-to-foot PWV outside this range [m/s] is a detection failure, not a physiology: the
-# stiffest PWDB subjects stay below about 20 m/s and no artery carries a pulse at < 1 m/s.
+# A foot-to-foot PWV outside this range [m/s] is taken as a detection failure: it is wider
+# than any physiological carotid-femoral PWV (the registry's range for pwv_cf is 2-25 m/s).
 PWV_PLAUSIBLE = (1.0, 40.0)
 
 
