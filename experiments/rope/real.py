@@ -87,6 +87,7 @@ class RealStudyConfig:
     tau_star: float = 0.9
     extra_taus: list[float] = field(default_factory=list)  # more semi-balanced variants
     reference: str = "all"  # all | unseen: which simulated rows form the reference set n_s
+    merge: list[str] = field(default_factory=list)  # result folders of separate runs to join
     out: str = "runs/rope_real"
 
 
@@ -299,15 +300,21 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(cfg: RealStudyConfig) -> pd.DataFrame:
+    """Run the models (or join the ``merge`` folders' results); write table, figure, summary."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    rows = []
-    for model in cfg.models:
-        rows += run_model(cfg, model)
-        pd.DataFrame(rows).to_csv(out / "results.csv", index=False)
-        print(f"{model} done at {time.perf_counter() - started:.0f} s", flush=True)
-    table = pd.DataFrame(rows)
+    if cfg.merge:  # e.g. one process per model, run side by side
+        table = pd.concat([pd.read_csv(existing_path(Path(folder) / "results.csv", "results"))
+                           for folder in cfg.merge], ignore_index=True)
+        table.to_csv(out / "results.csv", index=False)
+    else:
+        rows = []
+        for model in cfg.models:
+            rows += run_model(cfg, model)
+            pd.DataFrame(rows).to_csv(out / "results.csv", index=False)
+            print(f"{model} done at {time.perf_counter() - started:.0f} s", flush=True)
+        table = pd.DataFrame(rows)
     plot(table, out / "coverage_error.png")
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         print(summary(table).round(3).to_string())
