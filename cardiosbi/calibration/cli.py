@@ -5,28 +5,34 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from cardiosbi.calibration.finetune import FineTuneConfig
+from cardiosbi.calibration.recordings import LabelledWindows, labelled_windows
 from cardiosbi.calibration.rope import calibrate as rope_calibrate
 from cardiosbi.calibration.transport import TransportConfig
+from cardiosbi.default_models import DEFAULT_MODELS, default_model_path
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference import NPEPosterior, load_posterior
-from cardiosbi.inference.sources import read_tensor_file
+from cardiosbi.inference.sources import TrainingData, read_tensor_file
+from cardiosbi.io.cohort import discover_records
 from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.paths import existing_path
 from cardiosbi.utils.rundir import write_run_info
 from cardiosbi.utils.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 
+TENSOR_SUFFIXES = (".npz", ".pt")
+
 
 def calibrate(cfg: DictConfig) -> int:
     seed_everything(cfg.seed)
-    npe = load_posterior(cfg.posterior)
+    npe = load_posterior(posterior_file(cfg.posterior))
     if not isinstance(npe, NPEPosterior):
         raise ConfigError(f"RoPE calibrates a single NPE posterior; {cfg.posterior} holds a "
                           f"'{npe.kind}' posterior")
-    calibration = read_tensor_file(cfg.calibration)
+    calibration = calibration_set(cfg, npe)
     reference = read_tensor_file(cfg.reference)
     if list(reference.names) != npe.parameter_names:
         raise ConfigError(f"reference file parameters {list(reference.names)} differ from the "
@@ -46,3 +52,18 @@ def calibrate(cfg: DictConfig) -> int:
     write_run_info(out, cfg, "calibrate")
     log.info("wrote %s", out / "posterior.pt")
     return 0
+
+
+def posterior_file(posterior: str) -> Path:
+    """A shipped model's name (``apw``, ``ppg``) or a posterior file."""
+    return default_model_path(posterior) if posterior in DEFAULT_MODELS else Path(posterior)
+
+
+def calibration_set(cfg: DictConfig, npe: NPEPosterior) -> TrainingData | LabelledWindows:
+    """A tensor file (.npz/.pt with theta, x, names) or labelled recordings (file or folder)."""
+    source = Path(cfg.calibration)
+    if source.suffix in TENSOR_SUFFIXES:
+        return read_tensor_file(source)
+    refs = discover_records(existing_path(source, "calibration recordings"))
+    labels = OmegaConf.to_container(cfg.labels) if cfg.labels else None
+    return labelled_windows(refs, npe, labels, cfg.until_s)

@@ -52,14 +52,13 @@ from cardiosbi.calibration import (  # noqa: E402
 )
 from cardiosbi.calibration.finetune import calibration_split  # noqa: E402
 from cardiosbi.calibration.metrics import coverage_deviation  # noqa: E402
+from cardiosbi.calibration.recordings import LabelledWindows, labelled_windows  # noqa: E402
 from cardiosbi.calibration.rope import select_gamma  # noqa: E402
 from cardiosbi.datasets.reader import split_of_seeds  # noqa: E402
 from cardiosbi.default_models import load_default_posterior  # noqa: E402
 from cardiosbi.errors import ConfigError  # noqa: E402
-from cardiosbi.estimate import model_input, window_config  # noqa: E402
-from cardiosbi.io import load_recording  # noqa: E402
+from cardiosbi.estimate import model_input  # noqa: E402
 from cardiosbi.io.cohort import discover_records  # noqa: E402
-from cardiosbi.signals.windows import make_windows  # noqa: E402
 from cardiosbi.utils.paths import existing_path  # noqa: E402
 from cardiosbi.utils.progress import progress  # noqa: E402
 
@@ -91,33 +90,12 @@ class RealStudyConfig:
     out: str = "runs/rope_real"
 
 
-@dataclass
-class Windows:
-    """Accepted real windows of one model: input tensor, labels, and the record of each."""
-
-    x: torch.Tensor
-    theta: torch.Tensor
-    record: np.ndarray
-
-
-def real_windows(cfg: RealStudyConfig, posterior) -> Windows:
+def real_windows(cfg: RealStudyConfig, posterior) -> LabelledWindows:
     """Every accepted window with finite labels, prepared exactly as ``cardiosbi infer`` does."""
-    config = window_config(posterior)
-    xs, labels, records = [], [], []
     folder = existing_path(REPO / cfg.records, "real records folder")
     refs = discover_records(folder, exclude=[folder / "index.csv"])  # a summary, not a record
-    for ref in progress(refs, desc="records", unit="record"):
-        recording = load_recording(ref)
-        windows, quality = make_windows(recording, config=config)
-        before_alarm = quality["start_s"] + quality["duration_s"] <= cfg.crop_s
-        accepted = quality[(quality["window"] >= 0) & before_alarm].sort_values("window")
-        values = accepted[list(cfg.labels.values())].to_numpy(dtype=np.float64)
-        finite = np.isfinite(values).all(axis=1)
-        xs.append(windows[accepted["window"].to_numpy()[finite]])
-        labels.append(values[finite])
-        records += [recording.name] * int(finite.sum())
-    x = model_input(posterior, np.concatenate(xs))
-    return Windows(x, torch.from_numpy(np.concatenate(labels)).float(), np.asarray(records))
+    return labelled_windows(progress(refs, desc="records", unit="record"), posterior,
+                            cfg.labels, until_s=cfg.crop_s)
 
 
 def simulations(cfg: RealStudyConfig, model: str, posterior) -> tuple[torch.Tensor, ...]:
@@ -169,7 +147,7 @@ class ModelSetup:
     npe: object
     names: list[str]
     columns: list[int]
-    real: Windows
+    real: LabelledWindows
     reference: torch.Tensor
     cache: torch.Tensor
     simulator: NearestSimulation

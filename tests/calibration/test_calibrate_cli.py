@@ -61,3 +61,21 @@ def test_calibrate_accepts_labels_for_some_parameters(tmp_path, repo_root):
     assert rope.num_parameters == 2  # the calibrated posterior still covers every parameter
     assert run(["calibrate", f"calibration={tmp_path}/unknown.npz", *common,
                 "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_calibrate_from_labelled_recordings(tmp_path, monkeypatch, repo_root):
+    """Monitor recordings as the calibration set: HR labels from their ECG, nothing else to do."""
+    monkeypatch.chdir(tmp_path)
+    assert run(["simulate", "simulator=windkessel", "out=sim", "n=60", "shard_size=60",
+                "plots=false"]) == 0
+    module = data_module_from_config({"source": "zarr", "path": "sim", "parameters": ["hr", "sv"]})
+    _write_pairs("reference.npz", *module.normalization_sample(), module)
+    posterior = repo_root / "tests/data/infer/hr_sv_windkessel_posterior.pt"
+    common = [f"posterior={posterior}", "reference=reference.npz", "until_s=100",
+              "rope.fine_tuning.max_steps=5", "rope.fine_tuning.val_every_steps=5"]
+    assert run(["calibrate", f"calibration={repo_root}/tests/data/real/v292s.hea", *common,
+                "--out", "cal"]) == 0
+    rope = load_posterior(tmp_path / "cal" / "posterior.pt")
+    assert isinstance(rope, RopePosterior) and rope.parameter_names == ["hr", "sv"]
+    assert run(["calibrate", f"calibration={tmp_path}/absent_folder", *common,
+                "--out", "bad"]) == 2
