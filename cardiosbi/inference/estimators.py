@@ -38,9 +38,11 @@ class EstimatorConfig:
     after every transform (as sbi's NSF), none does not; ``spline_bound``: NSF splines act on
     [-B, B] and are the identity outside; ``identity_init`` zeroes each conditioner's output
     layer so every transform starts as the identity. The defaults follow sbi's NSF (residual
-    conditioner, LU mixing, bound 3, near-identity start), which closed most of the two-moons
-    gap to sbi (benchmarks/RESULTS.md); posterior files written before these keys existed
-    load with :data:`LEGACY_FLOW` (the architecture they were trained with).
+    conditioner, LU mixing, near-identity start), which closed most of the two-moons gap to sbi
+    (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because the logit map onto the
+    prior box puts ~1 % of standardised draws beyond 3 (logistic tails), where a spline would
+    be the identity. Posterior files written before these keys existed load with
+    :data:`LEGACY_FLOW` (the architecture they were trained with).
     """
 
     kind: str = "nsf"
@@ -50,7 +52,7 @@ class EstimatorConfig:
     passes: int | None = 2
     conditioner: str = "residual"
     mixing: str = "lu"
-    spline_bound: float = 3.0
+    spline_bound: float = 5.0
     identity_init: bool = True
     sigma_min: float = 1e-4
     ode_atol: float = 1e-5
