@@ -82,10 +82,12 @@ class SimulatedStore:
         # Rows a flow cannot train on: targets on or outside the open support (a float32 draw
         # can round onto a bound, where the logit bijection is infinite) or non-finite.
         theta = self.read_targets(0, self.layout.n)
-        inside = np.all((theta > self.low) & (theta < self.high), axis=1)
+        finite = np.all(np.isfinite(theta), axis=1)  # a label can be NaN (e.g. no PWV foot)
+        inside = finite & np.all((theta > self.low) & (theta < self.high), axis=1)
         self.usable = inside & (self.group["status"][:] == 0)
         self.split = np.where(self.usable, self.split, -1)
-        self.rows_dropped = {"theta_out_of_bounds": int((~inside).sum()),
+        self.rows_dropped = {"theta_not_finite": int((~finite).sum()),
+                             "theta_out_of_bounds": int((finite & ~inside).sum()),
                              "failed_simulation": int((inside & ~self.usable).sum())}
 
     def _target(self, name: str) -> Target:

@@ -122,3 +122,20 @@ def test_data_config_builds_the_module_and_checks_the_path(root, tmp_path):
         data_module_from_config(compose("train", ["data=zarr", f"data.path={tmp_path}/none"]).data)
     with pytest.raises(ConfigError, match="unknown config key"):
         data_module_from_config({"source": "zarr", "path": str(root), "shuffle": True})
+
+
+def test_rows_with_a_missing_or_out_of_range_target_are_dropped_and_counted(root, tmp_path):
+    import shutil
+
+    copy = tmp_path / "store"
+    shutil.copytree(root, copy)
+    labels = zarr.open_group(str(copy / store.STORE_NAME), mode="r+")["labels/map"]
+    values = labels[:]
+    values[0] = np.nan      # a label the simulator could not compute
+    values[1] = 1e4         # outside the registry's bounds for MAP
+    labels[:] = values
+    opened = SimulatedStore(copy, parameters=["hr", "map"])
+    assert opened.rows_dropped["theta_not_finite"] == 1
+    assert opened.rows_dropped["theta_out_of_bounds"] == 1
+    assert opened.split[0] == opened.split[1] == -1
+    assert SimulatedStore(copy, parameters=["hr", "sv"]).rows_dropped["theta_not_finite"] == 0
