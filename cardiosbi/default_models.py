@@ -3,13 +3,21 @@
 ``apw``: radial arterial pressure windows in mmHg; ``ppg``: PPG windows in any unit. Both were
 trained by the project on its own 1D-simulated dataset (recipe: ``experiment=default_model``;
 accuracy, coverage and limits: ``MODEL_CARD.md`` beside the files, also :func:`model_card`).
+Each ships with its RoPE reference set (``<name>_reference.npz``): the labels and the model's
+embeddings of its 4,096 training-store simulations, so ``cardiosbi calibrate posterior=ppg
+reference=default`` needs no simulator.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
-from cardiosbi.errors import ConfigError
+import numpy as np
+import torch
+
+from cardiosbi.errors import ConfigError, InputFileError
 from cardiosbi.inference import Posterior, load_posterior
 
 MODELS_DIR = Path(__file__).resolve().parent / "assets" / "models"
@@ -34,3 +42,33 @@ def load_default_posterior(name: str = "apw", device: str = "cpu") -> Posterior:
 def model_card() -> str:
     """The shipped models' card (Markdown): data, prior, accuracy, coverage, limits."""
     return (MODELS_DIR / "MODEL_CARD.md").read_text()
+
+
+@dataclass
+class ReferenceSet:
+    """Simulations for RoPE kept as the posterior's embeddings h(x_s) and their labels θ."""
+
+    theta: torch.Tensor       # (n_s, k) in the posterior's parameter order
+    embeddings: torch.Tensor  # (n_s, E)
+    names: list[str]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def default_reference_path(name: str) -> Path:
+    default_model_path(name)  # validates the name
+    return MODELS_DIR / f"{name}_reference.npz"
+
+
+def load_default_reference(name: str) -> ReferenceSet:
+    """The shipped model's reference set; refused if it was not made for this model file."""
+    path = default_reference_path(name)
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["model_sha256"]) != file_sha256(default_model_path(name)):
+            raise InputFileError(f"{path.name} was computed for another {name}.pt; regenerate it "
+                                 "with experiments/default_model/reference_set.py")
+        return ReferenceSet(torch.from_numpy(data["theta"]).float(),
+                            torch.from_numpy(data["embeddings"]).float(),
+                            [str(n) for n in data["names"]])

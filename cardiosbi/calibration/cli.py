@@ -11,7 +11,12 @@ from cardiosbi.calibration.finetune import FineTuneConfig
 from cardiosbi.calibration.recordings import LabelledWindows, labelled_windows
 from cardiosbi.calibration.rope import calibrate as rope_calibrate
 from cardiosbi.calibration.transport import TransportConfig
-from cardiosbi.default_models import DEFAULT_MODELS, default_model_path
+from cardiosbi.default_models import (
+    DEFAULT_MODELS,
+    ReferenceSet,
+    default_model_path,
+    load_default_reference,
+)
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference import NPEPosterior, load_posterior
 from cardiosbi.inference.sources import TrainingData, read_tensor_file
@@ -33,16 +38,19 @@ def calibrate(cfg: DictConfig) -> int:
         raise ConfigError(f"RoPE calibrates a single NPE posterior; {cfg.posterior} holds a "
                           f"'{npe.kind}' posterior")
     calibration = calibration_set(cfg, npe)
-    reference = read_tensor_file(cfg.reference)
+    reference = reference_set(cfg)
     if list(reference.names) != npe.parameter_names:
         raise ConfigError(f"reference file parameters {list(reference.names)} differ from the "
                           f"posterior's {npe.parameter_names}")
+    shipped = isinstance(reference, ReferenceSet)
     transport = to_dataclass(cfg.rope.transport, TransportConfig, "rope.transport")
     fine_tune = (to_dataclass(cfg.rope.fine_tuning, FineTuneConfig, "rope.fine_tuning")
                  if cfg.rope.fine_tune else None)
     log.info("calibrating on %d labelled recordings against %d reference simulations",
              len(calibration.theta), len(reference.theta))
-    rope = rope_calibrate(npe, calibration.theta, calibration.x, reference.x,
+    rope = rope_calibrate(npe, calibration.theta, calibration.x,
+                          None if shipped else reference.x,
+                          reference_embeddings=reference.embeddings if shipped else None,
                           theta_reference=reference.theta, fine_tune=fine_tune,
                           transport=transport, mode=cfg.rope.mode,
                           gamma_grid=cfg.rope.gamma_grid, labelled=list(calibration.names))
@@ -57,6 +65,17 @@ def calibrate(cfg: DictConfig) -> int:
 def posterior_file(posterior: str) -> Path:
     """A shipped model's name (``apw``, ``ppg``) or a posterior file."""
     return default_model_path(posterior) if posterior in DEFAULT_MODELS else Path(posterior)
+
+
+def reference_set(cfg: DictConfig) -> TrainingData | ReferenceSet:
+    """``default``: the shipped model's reference set; otherwise a tensor file of simulations."""
+    if cfg.reference != "default":
+        return read_tensor_file(cfg.reference)
+    if cfg.posterior not in DEFAULT_MODELS:
+        raise ConfigError("reference=default exists for the shipped models "
+                          f"({', '.join(DEFAULT_MODELS)}) only; pass a tensor file of reference "
+                          "simulations (theta, x, names, low, high) for your own posterior")
+    return load_default_reference(cfg.posterior)
 
 
 def calibration_set(cfg: DictConfig, npe: NPEPosterior) -> TrainingData | LabelledWindows:

@@ -84,21 +84,26 @@ class EncoderFineTuning(lightning.LightningModule):
 
 
 def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
-                      simulator: Simulator, config: FineTuneConfig | None = None) -> nn.Module:
-    """Return g: a fine-tuned copy of ``embedding_net`` (which itself is left unchanged)."""
+                      simulator: Simulator, config: FineTuneConfig | None = None, *,
+                      embeds: bool = False) -> nn.Module:
+    """Return g: a fine-tuned copy of ``embedding_net`` (which itself is left unchanged).
+
+    ``embeds``: the simulator returns the embeddings h(x_s) of its simulations (precomputed,
+    e.g. a shipped reference set) instead of x_s."""
     config = config or FineTuneConfig()
     train_idx, val_idx = calibration_split(len(theta), config)
     n_val = len(val_idx)
     target = copy.deepcopy(embedding_net).cpu().eval()
     encoder = copy.deepcopy(target).train()
+    simulated_embedding = nn.Identity() if embeds else target
     if not any(p.requires_grad for p in encoder.parameters()):
         raise ConfigError("the posterior's embedding has no trainable parameters, so there is "
                           "nothing to fine-tune; run the OT-only variant (rope.fine_tune=false)")
     with torch.no_grad():
         val_generator = torch.Generator().manual_seed(config.seed + 1)
         val_sims = simulator(theta[val_idx], val_generator).to(x_real.dtype)
-        val_targets = target(val_sims)
-    module = EncoderFineTuning(encoder, target, simulator, val_targets, config)
+        val_targets = simulated_embedding(val_sims)
+    module = EncoderFineTuning(encoder, simulated_embedding, simulator, val_targets, config)
     train = DataLoader(TensorDataset(theta[train_idx], x_real[train_idx]),
                        batch_size=min(config.batch_size, len(train_idx)), shuffle=True,
                        generator=torch.Generator().manual_seed(config.seed))

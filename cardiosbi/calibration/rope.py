@@ -203,10 +203,11 @@ class RopePosterior(Posterior):
 
 
 def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tensor,
-              x_reference: Tensor, *, simulator=None, theta_reference: Tensor | None = None,
-              fine_tune: FineTuneConfig | None = None, transport: TransportConfig | None = None,
-              mode: str = "batch", gamma_grid: Sequence[float] | None = None,
-              labelled: Sequence[str] | None = None) -> RopePosterior:
+              x_reference: Tensor | None, *, simulator=None,
+              theta_reference: Tensor | None = None, fine_tune: FineTuneConfig | None = None,
+              transport: TransportConfig | None = None, mode: str = "batch",
+              gamma_grid: Sequence[float] | None = None, labelled: Sequence[str] | None = None,
+              reference_embeddings: Tensor | None = None) -> RopePosterior:
     """Build a RoPE posterior from an NPE, a labelled real calibration set and reference sims.
 
     ``fine_tune=None`` skips step 2 (the "OT-only" ablation: g = h). Fine-tuning targets come
@@ -219,21 +220,32 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
     few quantities only (HR from ECG, MAP from an arterial line); the nearest simulation is
     then found in those parameters, the others stay nuisances of the fine-tuning, and γ is
     scored on the labelled marginal (see :func:`select_gamma`).
+
+    ``reference_embeddings`` replaces ``x_reference`` when only the NPE's embeddings h(x_s) of
+    the reference simulations are kept (a shipped reference set: 64 numbers per simulation
+    instead of a waveform); the nearest-simulation fine-tuning then targets them directly.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown RoPE mode {mode!r}; valid: {', '.join(MODES)}")
+    if (x_reference is None) == (reference_embeddings is None):
+        raise ConfigError("give the reference simulations as x_reference or as their "
+                          "embeddings (reference_embeddings), not both or neither")
     columns = labelled_columns(npe, labelled)
     encoder = None
     if fine_tune is not None:
+        embeds = simulator is None and reference_embeddings is not None
         if simulator is None:
             if theta_reference is None:
                 raise ConfigError("fine-tuning without a simulator needs theta_reference")
-            simulator = NearestSimulation(theta_reference[:, columns], x_reference,
+            pool = reference_embeddings if embeds else x_reference
+            simulator = NearestSimulation(theta_reference[:, columns], pool,
                                           npe.low[columns], npe.high[columns])
         encoder = fine_tune_encoder(npe.embedding_net, theta_calibration,
-                                    npe.as_input(x_calibration).cpu(), simulator, fine_tune)
+                                    npe.as_input(x_calibration).cpu(), simulator, fine_tune,
+                                    embeds=embeds)
     with torch.no_grad():
-        reference = npe.embed(x_reference).cpu()
+        reference = (npe.embed(x_reference).cpu() if reference_embeddings is None
+                     else reference_embeddings.float().cpu())
     rope = RopePosterior(npe, reference, encoder, transport, mode="batch")
     if gamma_grid:
         split = calibration_split(len(theta_calibration), fine_tune or FineTuneConfig())

@@ -79,3 +79,20 @@ def test_calibrate_from_labelled_recordings(tmp_path, monkeypatch, repo_root):
     assert isinstance(rope, RopePosterior) and rope.parameter_names == ["hr", "sv"]
     assert run(["calibrate", f"calibration={tmp_path}/absent_folder", *common,
                 "--out", "bad"]) == 2
+
+
+def test_calibrate_a_shipped_model_on_recordings_with_its_shipped_references(tmp_path, repo_root):
+    """The clinician's path: no simulator, no tensor files — recordings in, posterior out."""
+    record = repo_root / "tests/data/real/v292s.hea"
+    assert run(["calibrate", "posterior=ppg", f"calibration={record}", "until_s=150",
+                "rope.transport.tau=0.5", "rope.fine_tuning.max_steps=5",
+                "rope.fine_tuning.val_every_steps=5", "--out", str(tmp_path / "cal")]) == 0
+    rope = load_posterior(tmp_path / "cal" / "posterior.pt")
+    assert isinstance(rope, RopePosterior) and rope.reference_embeddings.shape == (4096, 64)
+    assert run(["infer", str(record), f"posterior={tmp_path}/cal/posterior.pt",
+                "n_samples=20", "--out", str(tmp_path / "inf")]) == 0
+    estimates = tmp_path / "inf" / "estimates" / "v292s.csv"
+    assert estimates.exists() and "map_radial" in estimates.read_text()
+    own = repo_root / "tests/data/infer/hr_sv_windkessel_posterior.pt"
+    assert run(["calibrate", f"posterior={own}", f"calibration={record}",
+                "--out", str(tmp_path / "bad")]) == 2  # no shipped references for it

@@ -7,7 +7,7 @@ import pytest
 
 from cardiosbi.calibration.recordings import default_labels, labelled_windows
 from cardiosbi.default_models import load_default_posterior
-from cardiosbi.errors import ConfigError, SignalError
+from cardiosbi.errors import ConfigError, InputFileError, SignalError
 from cardiosbi.estimate import model_input, window_config
 from cardiosbi.io import load_recording
 from cardiosbi.signals.windows import make_windows
@@ -48,3 +48,24 @@ def test_bad_labels_and_recordings_are_reported(ppg, record, tmp_path):
     assert data.skipped["unreadable_recording"] == 1 and len(data.theta) > 0
     with pytest.raises(SignalError, match="no accepted window"):
         labelled_windows([record], ppg, until_s=4.0)
+
+
+def test_shipped_reference_sets_belong_to_their_models(ppg, tmp_path, monkeypatch):
+    import shutil
+
+    from cardiosbi import default_models
+
+    for name in default_models.DEFAULT_MODELS:
+        reference = default_models.load_default_reference(name)
+        posterior = default_models.load_default_posterior(name)
+        assert reference.names == posterior.parameter_names
+        assert reference.embeddings.shape[0] == reference.theta.shape[0] == 4096
+        assert bool(((reference.theta > posterior.low.float())
+                     & (reference.theta < posterior.high.float())).float().mean() > 0.99)
+    copy = tmp_path / "models"
+    shutil.copytree(default_models.MODELS_DIR, copy)
+    with open(copy / "ppg.pt", "ab") as stale:  # a retrained model: the set no longer fits
+        stale.write(b"\0")
+    monkeypatch.setattr(default_models, "MODELS_DIR", copy)
+    with pytest.raises(InputFileError, match="another ppg.pt"):
+        default_models.load_default_reference("ppg")

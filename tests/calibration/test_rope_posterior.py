@@ -209,3 +209,18 @@ def test_gamma_selection_on_a_labelled_marginal(npe, data):
                                                      [1]).mean())
     assert scores[chosen] >= max(scores.values()) - 0.3
     assert scores[chosen] > min(scores.values()) + 0.05
+
+
+def test_reference_given_as_embeddings_is_the_same_calibration(npe, data):
+    theta_ref, x_ref, theta_cal, x_cal, _, x_test = data
+    embeddings = npe.embed(x_ref).detach()
+    from_x = calibrate(npe, None, None, x_ref)
+    from_embeddings = calibrate(npe, None, None, None, reference_embeddings=embeddings)
+    torch.testing.assert_close(from_embeddings.weights(x_test), from_x.weights(x_test))
+    tune = FineTuneConfig(max_steps=60, learning_rate=3e-3, batch_size=64, val_every_steps=20)
+    tuned = [calibrate(npe, theta_cal, x_cal, x, theta_reference=theta_ref, fine_tune=tune,
+                       reference_embeddings=e) for x, e in ((x_ref, None), (None, embeddings))]
+    # nearest-simulation targets h(x_s) are the same whether embedded on the fly or given
+    torch.testing.assert_close(tuned[0].real_embeddings(x_test), tuned[1].real_embeddings(x_test))
+    with pytest.raises(ConfigError, match="not both"):
+        calibrate(npe, None, None, x_ref, reference_embeddings=embeddings)
