@@ -329,7 +329,13 @@ def _sbi_version() -> str:
 
 def run_throughput(args) -> None:
     rows = []
-    models = {"cardio-shaped (2x1000 series, default resnet1d + NSF)": _cardio_shaped_posterior(args)}
+    from cardiosbi.default_models import load_default_posterior
+
+    flow = "legacy flow" if args.legacy_flow else "default flow"
+    models = {f"cardio-shaped (2x1000 series, default resnet1d + NSF, {flow})":
+              _cardio_shaped_posterior(args)}
+    models.update({f"shipped `{name}` (1x1000 series, as trained)": load_default_posterior(name)
+                   for name in ("apw", "ppg")})
     fhn_model = Path(args.out) / "fhn_npe_clean.pt"
     if fhn_model.exists():
         from cardiosbi.inference import load_posterior
@@ -370,7 +376,11 @@ def _cardio_shaped_posterior(args):
     theta = torch.rand(n, 5)
     x = torch.stack([torch.sin(2 * torch.pi * (1 + theta[:, :1]) * t),
                      torch.cos(2 * torch.pi * (1 + theta[:, 1:2]) * t)], dim=1)
-    config = NPEConfig.from_dict({"trainer": {"max_epochs": 1, "accelerator": "cpu",
+    from cardiosbi.inference.estimators import LEGACY_FLOW
+
+    estimator = dict(LEGACY_FLOW) if args.legacy_flow else {}
+    config = NPEConfig.from_dict({"model": {"estimator": estimator},
+                                  "trainer": {"max_epochs": 1, "accelerator": "cpu",
                                               "reject_calibration_rows": 32}})
     return train_npe(theta, x + 0.1 * torch.randn_like(x), [f"p{i}" for i in range(5)],
                      torch.zeros(5), torch.ones(5), config)
