@@ -51,6 +51,8 @@ class HemodynamicsConfig(study.StudyConfig):
     sim_path: str = "data/studies/rope_hemodynamics/sim_height_fixed.npz"
     real_path: str = "data/studies/rope_hemodynamics/real_height_scaled.npz"
     prior: str = "cardiosbi/conf/prior/adult.yaml"
+    reference: str = "held_out"  # held_out: sims not used to train the NPE (n_s = N − n_train);
+    #                              all: every sim, the NPE's training ones included (larger n_s)
 
 
 def load(path: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,6 +122,10 @@ def run(cfg: HemodynamicsConfig) -> pd.DataFrame:
                           f"{len(theta_all)}; lower n_train")
     order = torch.randperm(len(theta_all), generator=torch.Generator().manual_seed(cfg.seed))
     train, reference = order[:cfg.n_train], order[cfg.n_train:]
+    if cfg.reference not in ("held_out", "all"):
+        raise ConfigError(f"reference={cfg.reference!r}; valid: held_out, all")
+    if cfg.reference == "all":
+        reference = order
     low, high = prior_box(cfg)
     npe = train_npe(theta_all[train], x_all[train], list(PARAMETERS), low, high,
                     study.npe_config(cfg), units=["mL", "ms"])
