@@ -34,6 +34,11 @@ def default_model_path(name: str) -> Path:
     return MODELS_DIR / f"{name}.pt"
 
 
+def posterior_path(posterior: str) -> Path:
+    """A shipped model's name (``apw``, ``ppg``) or the path of a posterior file."""
+    return default_model_path(posterior) if posterior in DEFAULT_MODELS else Path(posterior)
+
+
 def load_default_posterior(name: str = "apw", device: str = "cpu") -> Posterior:
     """The shipped posterior ``name`` (``apw`` or ``ppg``), ready for ``cardiosbi.estimate``."""
     return load_posterior(default_model_path(name), device=device)

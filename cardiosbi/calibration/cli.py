@@ -14,8 +14,8 @@ from cardiosbi.calibration.transport import TransportConfig
 from cardiosbi.default_models import (
     DEFAULT_MODELS,
     ReferenceSet,
-    default_model_path,
     load_default_reference,
+    posterior_path,
 )
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference import NPEPosterior, load_posterior
@@ -33,7 +33,7 @@ TENSOR_SUFFIXES = (".npz", ".pt")
 
 def calibrate(cfg: DictConfig) -> int:
     seed_everything(cfg.seed)
-    npe = load_posterior(posterior_file(cfg.posterior))
+    npe = load_posterior(posterior_path(cfg.posterior))
     if not isinstance(npe, NPEPosterior):
         raise ConfigError(f"RoPE calibrates a single NPE posterior; {cfg.posterior} holds a "
                           f"'{npe.kind}' posterior")
@@ -46,7 +46,7 @@ def calibrate(cfg: DictConfig) -> int:
     transport = to_dataclass(cfg.rope.transport, TransportConfig, "rope.transport")
     fine_tune = (to_dataclass(cfg.rope.fine_tuning, FineTuneConfig, "rope.fine_tuning")
                  if cfg.rope.fine_tune else None)
-    log.info("calibrating on %d labelled recordings against %d reference simulations",
+    log.info("calibrating on %d labelled windows against %d reference simulations",
              len(calibration.theta), len(reference.theta))
     rope = rope_calibrate(npe, calibration.theta, calibration.x,
                           None if shipped else reference.x,
@@ -60,11 +60,6 @@ def calibrate(cfg: DictConfig) -> int:
     write_run_info(out, cfg, "calibrate")
     log.info("wrote %s", out / "posterior.pt")
     return 0
-
-
-def posterior_file(posterior: str) -> Path:
-    """A shipped model's name (``apw``, ``ppg``) or a posterior file."""
-    return default_model_path(posterior) if posterior in DEFAULT_MODELS else Path(posterior)
 
 
 def reference_set(cfg: DictConfig) -> TrainingData | ReferenceSet:

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from cardiosbi.default_models import DEFAULT_MODELS, default_model_path
+from cardiosbi.default_models import DEFAULT_MODELS, default_model_path, posterior_path
 from cardiosbi.errors import InputFileError
 from cardiosbi.estimate import estimate_windows, window_config
 from cardiosbi.inference import Posterior, load_posterior
@@ -81,9 +81,8 @@ def posterior_files(posterior: str) -> dict[str, Path]:
     """``default`` -> every shipped model; a shipped name -> that one; else a file path."""
     if posterior == "default":
         return {name: default_model_path(name) for name in DEFAULT_MODELS}
-    if posterior in DEFAULT_MODELS:
-        return {posterior: default_model_path(posterior)}
-    return {Path(posterior).stem: Path(posterior)}
+    path = posterior_path(posterior)
+    return {posterior if posterior in DEFAULT_MODELS else path.stem: path}
 
 
 def infer_run(path: Path, out: Path, config: InferConfig, cfg: DictConfig) -> pd.DataFrame:

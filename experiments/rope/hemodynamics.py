@@ -149,9 +149,7 @@ def run(cfg: HemodynamicsConfig) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    cfg = OmegaConf.merge(OmegaConf.structured(HemodynamicsConfig),
-                          OmegaConf.load(HERE / "hemodynamics.yaml"), OmegaConf.from_dotlist(argv))
-    run(OmegaConf.to_object(cfg))
+    run(study.load_config(HemodynamicsConfig, HERE / "hemodynamics.yaml", argv))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study  # noqa: E402  (sibling module of this script)
@@ -74,9 +73,7 @@ def run(cfg: study.StudyConfig) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    cfg = OmegaConf.merge(OmegaConf.structured(study.StudyConfig),
-                          OmegaConf.load(HERE / "pendulum.yaml"), OmegaConf.from_dotlist(argv))
-    run(OmegaConf.to_object(cfg))
+    run(study.load_config(study.StudyConfig, HERE / "pendulum.yaml", argv))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 Posteriors: the shipped default models (``apw``: one radial pressure channel; ``ppg``: one
 normalised PPG channel), trained on our 1D PWDB-116 simulations. Real data: the 25 CinC 2015
-records of ``records`` (radial ABP, PPG, ECG at 250 Hz; first ``crop_s`` seconds, before any VT
-alarm), cut into the models' 8-s windows (those ending by ``crop_s``) by the same preprocessing as ``cardiosbi infer``.
-Labels per window: HR from the ECG R-peaks and MAP from the arterial line (mean over whole
-beats) — the only quantities a bedside monitor measures. They label two of the posteriors'
+records of ``records`` (radial ABP, PPG, ECG at 250 Hz), cut into the models' 8-s windows by
+the same preprocessing as ``cardiosbi infer``, keeping windows that end by ``crop_s`` (before
+any VT alarm). Labels per window: HR from the ECG R-peaks and MAP from the arterial line (mean
+over whole beats) — what a bedside monitor measures. They label two of the posteriors'
 parameters (``hr``, ``map_radial``); the others (SV, LVET, SVR, …) stay unlabelled nuisances.
 
 Design per seed: the records are shuffled; ``n_test_records`` are the test set, and the
@@ -14,15 +14,15 @@ calibration set is every accepted window of the first k records of the rest, for
 that matters is the number of records (patients), not of windows. Methods: the naive NPE,
 OT-only (no fine-tuning, γ = 0.5), FT-only (fine-tuned encoder, no OT), RoPE with the paper's
 γ = 0.5 and τ = 1, and RoPE at τ = 1, τ* and ``extra_taus`` with γ chosen from ``gamma_grid``
-by the held-out calibration windows' LPP of (HR, MAP) (Gaussian-marginal approximation). A test set of a dozen patients covers a small part of the
-simulated population, and balanced transport (τ = 1) must still use every reference simulation:
-the relaxed simulation marginal (τ < 1) is what lets a test window ignore simulations no real
-window resembles.
-Fine-tuning targets are the simulation nearest in (HR, MAP) among all simulations of the store.
-The reference set n_s is, by default, every simulation of the store (``reference=all``; 4,096,
-of which 80 % trained the NPE): no fresh prior simulations can be made on a CPU, and the
-mixture's resolution grows with n_s (HR posteriors are ~3 bpm wide on a 110-bpm prior range);
-``reference=unseen`` keeps only the validation + test rows (813).
+by the held-out calibration windows' LPP of (HR, MAP) (Gaussian-marginal approximation).
+A test set of a dozen patients covers a small part of the simulated population, and balanced
+transport (τ = 1) must still use every reference simulation: the relaxed simulation marginal
+(τ < 1) is what lets a test window ignore simulations no real window resembles.
+
+Reference set n_s: each model's shipped reference set (its embeddings of all 4,096 training-store
+simulations, 80 % of which trained the NPE): no fresh prior simulations can be made on a CPU,
+and the mixture's resolution grows with n_s (HR posteriors are ~3 bpm wide on a 110-bpm prior
+range). Fine-tuning targets are the reference simulation nearest in (HR, MAP).
 Metrics per parameter on the test windows: absolute error of the posterior median, bias, 90 %
 coverage, 90 % width and ACAUC (0 calibrated, > 0 overconfident).
 """
@@ -38,7 +38,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study  # noqa: E402  (sibling module of this script)
@@ -54,18 +53,15 @@ from cardiosbi.calibration.finetune import calibration_split  # noqa: E402
 from cardiosbi.calibration.metrics import coverage_deviation  # noqa: E402
 from cardiosbi.calibration.recordings import LabelledWindows, labelled_windows  # noqa: E402
 from cardiosbi.calibration.rope import select_gamma  # noqa: E402
-from cardiosbi.datasets.reader import split_of_seeds  # noqa: E402
-from cardiosbi.default_models import load_default_posterior  # noqa: E402
+from cardiosbi.default_models import load_default_posterior, load_default_reference  # noqa: E402
 from cardiosbi.errors import ConfigError  # noqa: E402
-from cardiosbi.estimate import model_input  # noqa: E402
+from cardiosbi.inference import NPEPosterior  # noqa: E402
 from cardiosbi.io.cohort import discover_records  # noqa: E402
 from cardiosbi.utils.paths import existing_path  # noqa: E402
 from cardiosbi.utils.progress import progress  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-REFERENCE_ROWS = ("all", "unseen")
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # the shipped models' data.fractions: rows != 0 were unseen
 
 
 @dataclass
@@ -73,7 +69,6 @@ class RealStudyConfig:
     records: str = "../shared/data/real/cinc2015_vtach"
     crop_s: float = 280.0
     models: list[str] = field(default_factory=lambda: ["apw", "ppg"])
-    references: dict[str, str] = field(default_factory=dict)  # model -> exported store (.npz)
     labels: dict[str, str] = field(default_factory=dict)      # parameter -> quality column
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     n_test_records: int = 13
@@ -85,7 +80,6 @@ class RealStudyConfig:
     gamma_grid: list[float] = field(default_factory=list)  # γ per variant by held-out LPP
     tau_star: float = 0.9
     extra_taus: list[float] = field(default_factory=list)  # more semi-balanced variants
-    reference: str = "all"  # all | unseen: which simulated rows form the reference set n_s
     merge: list[str] = field(default_factory=list)  # result folders of separate runs to join
     out: str = "runs/rope_real"
 
@@ -96,20 +90,6 @@ def real_windows(cfg: RealStudyConfig, posterior) -> LabelledWindows:
     refs = discover_records(folder, exclude=[folder / "index.csv"])  # a summary, not a record
     return labelled_windows(progress(refs, desc="records", unit="record"), posterior,
                             cfg.labels, until_s=cfg.crop_s)
-
-
-def simulations(cfg: RealStudyConfig, model: str, posterior) -> tuple[torch.Tensor, ...]:
-    """(θ, x) of every simulated subject and the unseen (validation + test) rows' mask."""
-    path = existing_path(REPO / cfg.references[model], f"exported store of model {model}")
-    data = np.load(path)
-    ok = data["status"] == 0
-    theta = np.stack([data[f"label_{name}"][ok] for name in posterior.parameter_names], axis=1)
-    channel = [key for key in data.files if key.startswith("x_")]
-    if len(channel) != 1:
-        raise ConfigError(f"{path} must hold one x_<channel> array, found {channel}")
-    x = model_input(posterior, data[channel[0]][ok].astype(np.float32)[:, None, :])
-    unseen = split_of_seeds(data["seed"][ok], SPLIT_FRACTIONS) != 0
-    return torch.from_numpy(theta).float(), x, torch.from_numpy(unseen)
 
 
 def window_metrics(draws: torch.Tensor, theta: torch.Tensor, names: list[str]) -> list[dict]:
@@ -128,12 +108,17 @@ def window_metrics(draws: torch.Tensor, theta: torch.Tensor, names: list[str]) -
     return rows
 
 
+def is_mixture(posterior) -> bool:
+    """An OT mixture (solved over all test windows at once), not FT-only's plain flow."""
+    return (isinstance(posterior, RopePosterior)
+            and not isinstance(posterior, study.TunedEncoderPosterior))
+
+
 def labelled_draws(posterior, x: torch.Tensor, columns: list[int], n: int,
                    generator: torch.Generator) -> torch.Tensor:
     """Posterior draws (n, B, k_labelled) of the labelled parameters, in chunks of windows."""
     with torch.no_grad():
-        if isinstance(posterior, RopePosterior) and not isinstance(
-                posterior, study.TunedEncoderPosterior):
+        if is_mixture(posterior):
             return posterior.sample(x, n, generator=generator)[..., columns]
         return torch.cat([posterior.sample(chunk, n, generator=generator)[..., columns]
                           for chunk in x.split(256)], dim=1)
@@ -144,13 +129,13 @@ class ModelSetup:
     """Everything one default model's seeds share."""
 
     model: str
-    npe: object
+    npe: NPEPosterior
     names: list[str]
     columns: list[int]
     real: LabelledWindows
     reference: torch.Tensor
     cache: torch.Tensor
-    simulator: NearestSimulation
+    simulator: NearestSimulation  # nearest reference simulation's embedding
 
 
 def run_model(cfg: RealStudyConfig, model: str) -> list[dict]:
@@ -159,17 +144,14 @@ def run_model(cfg: RealStudyConfig, model: str) -> list[dict]:
     names = list(cfg.labels)
     columns = [npe.parameter_names.index(name) for name in names]
     real = real_windows(cfg, npe)
-    theta_sim, x_sim, unseen = simulations(cfg, model, npe)
-    low, high = npe.low.float()[columns], npe.high.float()[columns]
-    if cfg.reference not in REFERENCE_ROWS:
-        raise ConfigError(f"reference={cfg.reference!r}; valid: {', '.join(REFERENCE_ROWS)}")
-    rows = unseen if cfg.reference == "unseen" else torch.ones_like(unseen)
-    reference = npe.embed(x_sim[rows]).detach().cpu()
-    setup = ModelSetup(model, npe, names, columns, real, reference,
-                       RopePosterior(npe, reference, cache_draws=cfg.n_samples).cached_draws(),
-                       NearestSimulation(theta_sim[:, columns], x_sim, low, high))
+    reference = load_default_reference(model)
+    setup = ModelSetup(model, npe, names, columns, real, reference.embeddings,
+                       RopePosterior(npe, reference.embeddings,
+                                     cache_draws=cfg.n_samples).cached_draws(),
+                       NearestSimulation(reference.theta[:, columns], reference.embeddings,
+                                         npe.low.float()[columns], npe.high.float()[columns]))
     print(f"{model}: {len(real.x)} labelled windows from {len(np.unique(real.record))} "
-          f"records; {int(rows.sum())} reference simulations ({cfg.reference})", flush=True)
+          f"records; {len(reference.theta)} reference simulations", flush=True)
     return [row for seed in cfg.seeds for row in run_seed(cfg, setup, seed)]
 
 
@@ -183,8 +165,7 @@ def run_seed(cfg: RealStudyConfig, setup: ModelSetup, seed: int) -> list[dict]:
 
     def method_rows(method, posterior, size, n_windows=0):
         draws = labelled_draws(posterior, real.x[test], setup.columns, cfg.n_samples, draw)
-        extra = ({"gamma": posterior.transport.gamma}
-                 if isinstance(posterior, RopePosterior) and method != "FT-only" else {})
+        extra = {"gamma": posterior.transport.gamma} if is_mixture(posterior) else {}
         return [dict(model=setup.model, seed=seed, records=size, windows=n_windows,
                      method=method, **extra, **row)
                 for row in window_metrics(draws, real.theta[test], setup.names)]
@@ -214,7 +195,7 @@ def calibrated_variants(cfg: RealStudyConfig, setup: ModelSetup, calibration: np
     tune = FineTuneConfig(learning_rate=cfg.fine_tune_lr, max_steps=cfg.fine_tune_steps,
                           batch_size=min(100, n), seed=seed)
     encoder = fine_tune_encoder(npe.embedding_net, real.theta[calibration], real.x[calibration],
-                                setup.simulator, tune)
+                                setup.simulator, tune, embeds=True)
     variants = {"FT-only": study.TunedEncoderPosterior(npe, reference, encoder),
                 "RoPE (γ = 0.5)": RopePosterior(npe, reference, encoder,
                                                 TransportConfig(gamma=cfg.gamma),
@@ -301,9 +282,7 @@ def run(cfg: RealStudyConfig) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    cfg = OmegaConf.merge(OmegaConf.structured(RealStudyConfig),
-                          OmegaConf.load(HERE / "real.yaml"), OmegaConf.from_dotlist(argv))
-    run(OmegaConf.to_object(cfg))
+    run(study.load_config(RealStudyConfig, HERE / "real.yaml", argv))
 
 
 if __name__ == "__main__":
