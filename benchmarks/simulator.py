@@ -18,28 +18,28 @@ import torch
 
 from simulators.hemodynamics.layout import build_layout
 from simulators.hemodynamics.network import load_network
-from simulators.hemodynamics.solver import RunSettings, _step_function, advance, initial_state
+from simulators.hemodynamics.solver import RunSettings, _block_function, advance, initial_state
 
 
 def measure(network: str, dx: float, batch: int, steps: int, device: str, compile: bool,
-            dtype: torch.dtype = torch.float32) -> dict:
+            dtype: torch.dtype = torch.float32, block: int = 50) -> dict:
     net = load_network(network)
     min_cells = 5 if dx <= 1e-3 else 2
     topo, p = build_layout([net] * batch, dx, min_cells, dtype, torch.device(device))
-    settings = RunSettings(cfl=net.cfl, samples_per_cycle=512, compile=compile)
+    settings = RunSettings(cfl=net.cfl, samples_per_cycle=512, compile=compile, check_every=block)
     cells = torch.tensor([topo.inlet_cell], device=device)
     s = initial_state(p, topo, settings, 1)
-    step = _step_function(settings)
+    run_block = _block_function(settings, torch.device(device))
     t0 = time.perf_counter()
-    for _ in range(20):  # warm-up (and compilation)
-        advance(s, topo, cells, settings, step)
+    advance(s, topo, cells, settings, run_block)  # warm-up (and compilation)
     warm = time.perf_counter() - t0
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     t_sim0 = s.t.clone()
+    steps = max(1, steps // block) * block
     t0 = time.perf_counter()
-    for _ in range(steps):
-        advance(s, topo, cells, settings, step)
+    for _ in range(steps // block):
+        advance(s, topo, cells, settings, run_block)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - t0

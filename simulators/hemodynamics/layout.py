@@ -30,7 +30,8 @@ class Topology:
     n_cells: list[int]
     offsets: list[int]  # flat index of each segment's ghost_in
     n_flat: int
-    ghost_source: torch.Tensor  # (N,) gather index: ghosts copy their neighbour cell
+    ghost_in: torch.Tensor  # (N,) bool: first entry of a segment (copies the cell after it)
+    ghost_out: torch.Tensor  # (N,) bool: last entry of a segment (copies the cell before it)
     interior: torch.Tensor  # (N,) bool, False at ghosts
     inlet_cell: int
     wk_cells: torch.Tensor  # (nW,) last cell of each Windkessel segment
@@ -66,8 +67,7 @@ class Parameters:
     kc: torch.Tensor  # c = kc * A^(1/4)
     p_ref: torch.Tensor
     friction: torch.Tensor  # 2 (zeta + 2) pi mu / rho
-    taper_a: torch.Tensor  # momentum source coefficients of a tapered wall (0 if uniform)
-    taper_c: torch.Tensor
+    taper: torch.Tensor  # momentum source of a tapered wall, S = taper * A^(3/2) (0 if uniform)
     wk_R1: torch.Tensor  # (B, nW)
     wk_R2: torch.Tensor
     wk_C: torch.Tensor
@@ -107,12 +107,11 @@ def build_topology(net: Network, n_cells: list[int], device: torch.device) -> To
     names = [s.name for s in net.segments]
     offsets = np.cumsum([0] + [m + 2 for m in n_cells[:-1]]).tolist()
     n_flat = int(sum(m + 2 for m in n_cells))
-    ghost_source = np.arange(n_flat)
-    interior = np.ones(n_flat, dtype=bool)
+    ghost_in = np.zeros(n_flat, dtype=bool)
+    ghost_out = np.zeros(n_flat, dtype=bool)
     for off, m in zip(offsets, n_cells, strict=True):
-        ghost_source[off] = off + 1
-        ghost_source[off + m + 1] = off + m
-        interior[[off, off + m + 1]] = False
+        ghost_in[off] = True
+        ghost_out[off + m + 1] = True
     children: dict[int, list[int]] = {}
     parents: dict[int, list[int]] = {}
     for i, s in enumerate(net.segments):
@@ -142,8 +141,9 @@ def build_topology(net: Network, n_cells: list[int], device: torch.device) -> To
         n_cells=list(n_cells),
         offsets=offsets,
         n_flat=n_flat,
-        ghost_source=torch.as_tensor(ghost_source, device=device),
-        interior=torch.as_tensor(interior, device=device),
+        ghost_in=torch.as_tensor(ghost_in, device=device),
+        ghost_out=torch.as_tensor(ghost_out, device=device),
+        interior=torch.as_tensor(~(ghost_in | ghost_out), device=device),
         inlet_cell=offsets[inlet_seg] + 1,
         wk_cells=long([offsets[i] + n_cells[i] for i in wk]),
         wk_segments=[names[i] for i in wk],
@@ -191,17 +191,11 @@ def build_parameters(
     a0 = np.pi * r0**2
     beta = _wall_beta(E, h0, r0)
     gamma = beta / (3.0 * rho * np.sqrt(a0))
-    # Tapered wall: momentum source that balances the x-dependence of A0 and beta (notes §2.2).
-    # Central differences over the flat array, whose ghosts copy their neighbour, give half
-    # gradients in the end cells, matching the one-sided flux difference there (well balanced).
-    dx_cell = length / n_cells[seg_of_cell]
-    da0_dx = _central_difference(a0, dx_cell, topo)
-    dbeta_dx = _central_difference(beta, dx_cell, topo)
-    taper_a = beta * da0_dx / (3.0 * rho * a0**1.5) + dbeta_dx / (3.0 * rho * np.sqrt(a0))
-    taper_c = dbeta_dx / rho
 
     def t(x: np.ndarray, dt: torch.dtype = dtype) -> torch.Tensor:
-        return torch.as_tensor(np.array(x), dtype=dt, device=device)
+        # Row-major (batch outermost) whatever numpy's fancy indexing left: column-major
+        # (B, N) tensors make inductor vectorise over the batch axis, 15x slower at B = 4.
+        return torch.as_tensor(np.array(x, order="C"), dtype=dt, device=device)
 
     wk_idx = [topo.segment_names.index(n) for n in topo.wk_segments]
     wk = [[n.segments[i].outlet for i in wk_idx] for n in nets]
@@ -217,8 +211,7 @@ def build_parameters(
         kc=t(np.sqrt(1.5 * gamma)),
         p_ref=t(p_ref),
         friction=t(np.broadcast_to(2.0 * (zeta + 2.0) * np.pi * mu / rho, a0.shape)),
-        taper_a=t(taper_a),
-        taper_c=t(taper_c),
+        taper=t(np.zeros_like(a0)),  # set by well_balanced_taper
         wk_R1=t(np.array([[w.R1 for w in row] for row in wk]).reshape(len(nets), -1)),
         wk_R2=t(np.array([[w.R2 for w in row] for row in wk]).reshape(len(nets), -1)),
         wk_C=t(np.array([[w.C for w in row] for row in wk]).reshape(len(nets), -1)),
@@ -229,13 +222,6 @@ def build_parameters(
         period=t(np.array([n.inflow.period for n in nets]), torch.float64),
         rho=t(rho[:, 0]),
     )
-
-
-def _central_difference(x: np.ndarray, dx: np.ndarray, topo: Topology) -> np.ndarray:
-    """(x[i+1] - x[i-1]) / (2 dx) at cells, 0 at ghosts; zero for uniform segments."""
-    d = np.zeros_like(x)
-    d[:, 1:-1] = (x[:, 2:] - x[:, :-2]) / (2.0 * dx[:, 1:-1])
-    return d * topo.interior.cpu().numpy()
 
 
 def _pad(values: list[float], k: int, extend: bool) -> list[float]:
