@@ -2,7 +2,8 @@
 
     python benchmarks/npe.py fhn         # train sizes x noise conditions; CNN vs NPE mean; coverage
     python benchmarks/npe.py moons       # same simulations, NSF vs sbi's NSF: C2ST, NLL, time
-                                         # (--seeds 0 1 --theta-maps box unbounded: paired repeats)
+                                         # (--seeds 0 1 --theta-maps box soft_box unbounded:
+                                         #  paired repeats; --reuse OLD.json: earlier fits' rows)
     python benchmarks/npe.py throughput  # posterior samples/s, windows summarised/s
 
 Each part prints a markdown table and writes it, with the raw numbers as JSON, under
@@ -176,9 +177,11 @@ def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # (b) two moons: our NSF against sbi's NSF on the same simulations
 
-# θ maps for ours: "box" = logit onto the prior box then z-scoring (the library default for
-# bounded parameters); "unbounded" = z-scoring only, like sbi's default.
-MOONS_THETA_MAPS = {"box": 1.0, "unbounded": float("inf")}
+# θ maps for ours, as (prior half-width given to ours, model.estimator.theta_map): "box" = logit
+# onto the prior box then z-scoring (models before 2026-11-23); "soft_box" = affine inside the
+# box, logarithmic near its bounds, then z-scoring; "unbounded" = z-scoring only, like sbi.
+MOONS_THETA_MAPS = {"box": (1.0, "logit"), "soft_box": (1.0, "soft_box"),
+                    "unbounded": (float("inf"), "logit")}
 
 
 def run_moons(args) -> None:
@@ -189,6 +192,9 @@ def run_moons(args) -> None:
     n_ref = 500 if args.quick else args.n_ref
     max_epochs = 5 if args.quick else 10_000
     rows: list[dict] = []
+    fitted = {f"ours-{m}" for m in args.theta_maps} | (set() if args.skip_sbi else {"sbi"})
+    reused = _reused_rows(args.reuse, {"n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref},
+                          args.seeds, fitted)
     for seed in args.seeds:
         data = _moons_data(task, seed, n_sims, args.n_obs)
         fits = {f"ours-{m}": _fit_ours(data, m, seed, max_epochs, args.legacy_flow) for m in args.theta_maps}
@@ -199,12 +205,29 @@ def run_moons(args) -> None:
             rows.append({"seed": seed, "estimator": fit["label"], "key": name, **scores[name],
                          "train_s": fit["train_s"], "epochs": fit["epochs"]})
             print({k: v for k, v in rows[-1].items() if k != "c2st_per_obs"}, flush=True)
+        rows += [r for r in reused if r["seed"] == seed]
     rows += _moons_summary(rows, args)
     columns = ["seed", "estimator", "c2st", "c2st_sd", "val_nll", "train_s", "epochs", "samples_per_s"]
     _write(Path(args.out), "npe_moons", rows, _markdown(rows, columns),
            {"machine": _machine(), "n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref,
-            "seeds": args.seeds, "legacy_flow": args.legacy_flow,
+            "seeds": args.seeds, "legacy_flow": args.legacy_flow, "reused_from": args.reuse,
             "note": "paired rows: ours minus sbi per observation (C2ST) / per seed (NLL, time ratio)"})
+
+
+def _reused_rows(paths: list[str], meta: dict, seeds: list[int], fitted: set[str]) -> list[dict]:
+    """Per-seed rows of estimators fitted in earlier runs on the same simulations (same sizes and
+    seeds give the same simulations, observations and reference draws), marked ``reused``.
+    Their times were taken under that run's load."""
+    rows = []
+    for path in paths:
+        old = json.loads(Path(path).read_text())
+        mismatch = {k: (old["meta"].get(k), v) for k, v in meta.items() if old["meta"].get(k) != v}
+        if mismatch:
+            raise SystemExit(f"--reuse {path}: different sizes (old, now): {mismatch}")
+        taken = {r["key"] for r in rows} | fitted
+        rows += [{**r, "reused": path} for r in old["rows"]
+                 if r["seed"] in seeds and r["key"] not in taken]
+    return rows
 
 
 def _moons_data(task, seed: int, n_sims: int, n_obs: int) -> dict:
@@ -223,8 +246,9 @@ def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flo
     default (or, with ``legacy_flow``, the one before the residual/LU defaults)."""
     from cardiosbi.inference.estimators import LEGACY_FLOW
 
+    bound, name = MOONS_THETA_MAPS[theta_map]
     estimator = {"kind": "nsf", "transforms": 5, "hidden": [50, 50], "bins": 10, "passes": 2,
-                 **(LEGACY_FLOW if legacy_flow else {})}
+                 **(LEGACY_FLOW if legacy_flow else {}), "theta_map": name}
     config = NPEConfig.from_dict({
         "model": {"estimator": estimator},
         "trainer": {"batch_size": 200, "learning_rate": 5e-4, "patience": 20, "val_fraction": 0.1,
@@ -233,7 +257,6 @@ def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flo
         "seed": seed,
     })
     torch.manual_seed(seed)
-    bound = MOONS_THETA_MAPS[theta_map]
     started = time.perf_counter()
     posterior = train_npe(_tensor(data["theta"]), _tensor(data["x"]), ["theta0", "theta1"],
                           torch.full((2,), -bound), torch.full((2,), bound), config)
@@ -298,24 +321,27 @@ def _moons_summary(rows: list[dict], args) -> list[dict]:
                         "train_s": float(np.mean([r["train_s"] for r in mine])),
                         "epochs": float(np.mean([r["epochs"] for r in mine])),
                         "samples_per_s": float(np.mean([r["samples_per_s"] for r in mine]))})
-    if "sbi" not in keys:
-        return summary
-    sbi = {r["seed"]: r for r in rows if r["key"] == "sbi"}
-    for key in keys:
-        if key == "sbi":
-            continue
-        mine = [r for r in rows if r["key"] == key]
-        diff = np.concatenate([np.subtract(r["c2st_per_obs"], sbi[r["seed"]]["c2st_per_obs"]) for r in mine])
-        summary.append({
-            "seed": "paired", "estimator": f"{key} − sbi", "key": f"{key}-sbi",
-            "c2st": float(diff.mean()), "c2st_sd": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
-            "c2st_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
-            "val_nll": float(np.mean([r["val_nll"] - sbi[r["seed"]]["val_nll"] for r in mine])),
-            "train_s": float(np.mean([r["train_s"] / sbi[r["seed"]]["train_s"] for r in mine])),
-            "samples_per_s": float(np.mean([r["samples_per_s"] / sbi[r["seed"]]["samples_per_s"]
-                                            for r in mine])),
-        })
-    return summary
+    pairs = [(key, "sbi") for key in keys if key != "sbi" and "sbi" in keys]
+    if "ours-soft_box" in keys and "ours-box" in keys:
+        pairs.append(("ours-soft_box", "ours-box"))
+    return summary + [_paired(rows, key, other) for key, other in pairs]
+
+
+def _paired(rows: list[dict], key: str, other: str) -> dict:
+    """``key`` minus ``other`` on the same seeds: C2ST per observation (mean, sd, SE), NLL per
+    seed (mean difference), train time and sampling rate per seed (mean ratio)."""
+    base = {r["seed"]: r for r in rows if r["key"] == other}
+    mine = [r for r in rows if r["key"] == key and r["seed"] in base]
+    diff = np.concatenate([np.subtract(r["c2st_per_obs"], base[r["seed"]]["c2st_per_obs"]) for r in mine])
+    return {
+        "seed": "paired", "estimator": f"{key} − {other}", "key": f"{key}-{other}",
+        "c2st": float(diff.mean()), "c2st_sd": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+        "c2st_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
+        "val_nll": float(np.mean([r["val_nll"] - base[r["seed"]]["val_nll"] for r in mine])),
+        "train_s": float(np.mean([r["train_s"] / base[r["seed"]]["train_s"] for r in mine])),
+        "samples_per_s": float(np.mean([r["samples_per_s"] / base[r["seed"]]["samples_per_s"]
+                                        for r in mine])),
+    }
 
 
 def _sbi_version() -> str:
@@ -404,8 +430,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="moons: simulation/training seeds (one full comparison each)")
     parser.add_argument("--theta-maps", nargs="+", choices=list(MOONS_THETA_MAPS), default=["box"],
-                        help="moons: θ maps for ours (box: logit onto the prior box; unbounded: "
+                        help="moons: θ maps for ours (box: logit onto the prior box; soft_box: "
+                             "affine inside the box, logarithmic near its bounds; unbounded: "
                              "z-scoring only, like sbi)")
+    parser.add_argument("--reuse", nargs="*", default=[], metavar="JSON",
+                        help="moons: npe_moons.json of earlier runs with the same sizes; their "
+                             "per-seed rows of estimators not fitted now join the comparison")
     parser.add_argument("--legacy-flow", action="store_true",
                         help="moons: ours with the flow architecture before the residual/LU defaults")
     parser.add_argument("--skip-sbi", action="store_true", help="moons: train and score ours only")

@@ -1,8 +1,17 @@
 """The bijection between physical parameters in a box [low, high] and standardised reals.
 
-Flows work on R^k (NSF splines act on [-5, 5]), so a bounded parameter is first mapped to R
-with a logit, then z-scored with statistics of the training set. Unbounded dimensions
-(low = -inf and high = +inf) skip the logit. The transform is a
+Flows work on R^k (NSF splines act on [-B, B]), so a bounded parameter is first mapped to R,
+then z-scored with statistics of the training set. Two maps onto R (``theta_map``):
+
+- ``logit``: logit of the position in the box. It bends the whole box: a posterior that is a
+  fixed shape in physical units (the two-moons crescent) becomes a different shape at every
+  position, which the flow has to learn (the models saved before 2026-11-23 use it).
+- ``soft_box``: with the box scaled to u in (-1, 1), y = u for |u| <= 1 - d, and
+  y = sign(u) (1 - d + d log(d / (1 - |u|))) beyond: affine in the interior, slope 1 at the
+  joint (C1), y -> +-inf at the bounds, so draws map back into the box without rejection and
+  the density stays exact. ``d`` is :data:`SOFT_BOX_MARGIN`.
+
+Unbounded dimensions (low = -inf and high = +inf) skip the map. The transform is a
 :class:`torch.distributions.Transform`, so the log-determinant that turns a density over the
 standardised variable into a density in physical units is part of it.
 """
@@ -17,7 +26,14 @@ from torch.distributions import Transform, constraints
 
 from cardiosbi.errors import ConfigError
 
-# Work in float64: in float32 a value within ~1e-7 of a bound rounds onto it and its logit is inf.
+THETA_MAPS = ("logit", "soft_box")
+
+# Half-widths of the box (in u units) where ``soft_box`` bends: the outer 5 % on each side.
+# Part of what a saved ``soft_box`` model means: never change it, add a new map name instead.
+SOFT_BOX_MARGIN = 0.1
+
+# Work in float64: in float32 a value within ~1e-7 of a bound rounds onto it and its map is inf.
+# Distances to a bound (as a fraction of the box) are clamped to this, so the map stays finite.
 _EPS = 1e-12
 
 
@@ -31,27 +47,109 @@ def check_bounds(low: Tensor, high: Tensor) -> None:
         raise ConfigError("every parameter needs low < high")
 
 
+def check_theta_map(name: str) -> None:
+    """Raise :class:`ConfigError` unless ``name`` is one of :data:`THETA_MAPS`."""
+    if name not in THETA_MAPS:
+        raise ConfigError(f"model.estimator.theta_map={name!r} is unknown; use one of {', '.join(THETA_MAPS)}")
+
+
+# --- the maps onto R, in float64, for theta inside the box --------------------------------------
+# Each map has ``forward(theta, low, high) -> y``, ``inverse(y, low, high) -> theta`` and
+# ``log_slope(theta, low, high) -> log dy/dtheta`` (finite for theta strictly inside).
+
+def _logit_forward(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    unit = ((theta - low) / (high - low)).clamp(_EPS, 1 - _EPS)
+    return torch.logit(unit)
+
+
+def _logit_inverse(y: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    return low + (high - low) * torch.sigmoid(y)
+
+
+def _logit_log_slope(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    unit = (theta - low) / (high - low)
+    # d logit(unit)/d theta = 1 / (unit (1 - unit) (high - low)). Within an ulp of ``high``
+    # the ratio can round to 1: that is on the bound (zero density), not an infinite one.
+    slope = -(torch.log(unit) + torch.log1p(-unit) + torch.log(high - low))
+    return torch.where((unit > 0) & (unit < 1), slope, torch.full_like(unit, -math.inf))
+
+
+def _gap(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    """1 - |u|: the distance to the nearer bound in half-widths, taken from the nearer bound
+    itself so it keeps full relative precision right next to either bound."""
+    return torch.minimum(theta - low, high - theta) / ((high - low) / 2)
+
+
+def _soft_box_forward(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    d = SOFT_BOX_MARGIN
+    u = (theta - low) / ((high - low) / 2) - 1
+    gap = _gap(theta, low, high).clamp(min=_EPS)
+    tail = (1 - d) + d * torch.log(d / gap)
+    return torch.where(gap >= d, u, torch.sign(u) * tail)
+
+
+def _soft_box_inverse(y: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    d = SOFT_BOX_MARGIN
+    half = (high - low) / 2
+    magnitude = y.abs()
+    # Tail: gap = d exp(-(|y| - (1 - d)) / d); the exponent is at most (1 - d) / d, no overflow.
+    gap = d * torch.exp(-(magnitude - (1 - d)) / d)
+    tail = torch.where(y > 0, high - gap * half, low + gap * half)
+    return torch.where(magnitude <= 1 - d, low + (y + 1) * half, tail)
+
+
+def _soft_box_log_slope(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    d = SOFT_BOX_MARGIN
+    half = (high - low) / 2
+    gap = _gap(theta, low, high)
+    # dy/du = 1 inside, d / gap in the tails; du/dtheta = 1 / half.
+    tail = math.log(d) - torch.log(gap)
+    return torch.where(gap >= d, torch.zeros_like(gap), tail) - torch.log(half)
+
+
+_MAPS = {
+    "logit": (_logit_forward, _logit_inverse, _logit_log_slope),
+    "soft_box": (_soft_box_forward, _soft_box_inverse, _soft_box_log_slope),
+}
+
+
 class BoxToStandard(Transform):
-    """Physical theta in [low, high]^k -> logit -> (u - mean) / std.  ``event_dim = 1``."""
+    """Physical theta in [low, high]^k -> ``theta_map`` onto R -> (y - mean) / std.
+
+    ``event_dim = 1``. Values outside the box map to finite values (clamped near the bound) but
+    have log-determinant -inf (zero density); standardised values map back into the closed box.
+    """
 
     domain = constraints.real_vector
     codomain = constraints.real_vector
     bijective = True
 
-    def __init__(self, low: Tensor, high: Tensor, mean: Tensor, std: Tensor, cache_size: int = 0):
+    def __init__(
+        self, low: Tensor, high: Tensor, mean: Tensor, std: Tensor,
+        theta_map: str = "logit", cache_size: int = 0,
+    ):
         super().__init__(cache_size=cache_size)
+        check_theta_map(theta_map)
         self.low, self.high, self.mean, self.std = low, high, mean, std
+        self.theta_map = theta_map
         self.bounded = torch.isfinite(low) & torch.isfinite(high)
+        self._forward, self._backward, self._log_slope = _MAPS[theta_map]
 
     def __eq__(self, other: object) -> bool:
         return self is other
 
+    def _box(self) -> tuple[Tensor, Tensor]:
+        """Float64 bounds with unbounded dimensions replaced by a dummy box (their values are
+        discarded by ``torch.where``; the dummy keeps the unused branch free of inf - inf)."""
+        low = torch.where(self.bounded, self.low.double(), torch.zeros_like(self.low.double()))
+        high = torch.where(self.bounded, self.high.double(), torch.ones_like(self.high.double()))
+        return low, high
+
     def _unconstrain(self, theta: Tensor) -> Tensor:
-        """Physical -> R (logit on bounded dimensions), in float64."""
+        """Physical -> R (the map on bounded dimensions), in float64."""
         theta = theta.double()
-        low, high = self.low.double(), self.high.double()
-        unit = ((theta - low) / (high - low)).clamp(_EPS, 1 - _EPS)
-        return torch.where(self.bounded, torch.logit(unit), theta)
+        low, high = self._box()
+        return torch.where(self.bounded, self._forward(theta, low, high), theta)
 
     def _call(self, theta: Tensor) -> Tensor:
         u = self._unconstrain(theta)
@@ -59,23 +157,21 @@ class BoxToStandard(Transform):
 
     def _inverse(self, z: Tensor) -> Tensor:
         u = z.double() * self.std.double() + self.mean.double()
-        low, high = self.low.double(), self.high.double()
-        theta = torch.where(self.bounded, low + (high - low) * torch.sigmoid(u), u)
+        low, high = self._box()
+        theta = torch.where(self.bounded, self._backward(u, low, high), u)
         return theta.to(z.dtype)
 
     def log_abs_det_jacobian(self, theta: Tensor, z: Tensor) -> Tensor:
         """log |d z / d theta| summed over parameters; -inf outside the box."""
         t = theta.double()
-        low, high = self.low.double(), self.high.double()
-        unit = (t - low) / (high - low)
-        inside = (unit > 0) & (unit < 1)
-        safe = torch.where(inside, unit, torch.full_like(unit, 0.5))
-        # d logit(unit)/d theta = 1 / (unit (1 - unit) (high - low))
-        bounded_term = -(torch.log(safe) + torch.log1p(-safe) + torch.log(high - low))
-        bounded_term = torch.where(inside, bounded_term, torch.full_like(unit, -math.inf))
+        low, high = self._box()
+        inside = (t > low) & (t < high)
+        safe = torch.where(inside, t, (low + high) / 2)
+        bounded_term = torch.where(inside, self._log_slope(safe, low, high),
+                                   torch.full_like(t, -math.inf))
         per_dim = torch.where(self.bounded, bounded_term, torch.zeros_like(t))
         return (per_dim - torch.log(self.std.double())).sum(dim=-1).to(theta.dtype)
 
     def unconstrained(self, theta: Tensor) -> Tensor:
-        """The logit-space value before z-scoring (used to fit ``mean`` and ``std``)."""
+        """The value on R before z-scoring (used to fit ``mean`` and ``std``)."""
         return self._unconstrain(theta).to(theta.dtype)

@@ -18,6 +18,7 @@ from zuko.flows import Flow, UnconditionalTransform
 from zuko.transforms import LULinearTransform, MonotonicRQSTransform
 
 from cardiosbi.errors import ConfigError
+from cardiosbi.inference.bijection import check_theta_map
 from cardiosbi.inference.fmpe import FlowMatchingEstimator
 
 ESTIMATOR_KINDS = ("nsf", "maf", "fmpe")
@@ -41,8 +42,12 @@ class EstimatorConfig:
     conditioner, LU mixing, near-identity start), which closed most of the two-moons gap to sbi
     (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because the logit map onto the
     prior box puts ~1 % of standardised draws beyond 3 (logistic tails), where a spline would
-    be the identity. Posterior files written before these keys existed load with
-    :data:`LEGACY_FLOW` (the architecture they were trained with).
+    be the identity.
+
+    ``theta_map``: how a bounded parameter is mapped onto R before z-scoring
+    (:mod:`cardiosbi.inference.bijection`): logit, or soft_box (affine in the interior of the
+    prior box, logarithmic only near the bounds). Posterior files written before these keys
+    existed load with :data:`LEGACY_FLOW` (the network they were trained with).
     """
 
     kind: str = "nsf"
@@ -54,14 +59,17 @@ class EstimatorConfig:
     mixing: str = "lu"
     spline_bound: float = 5.0
     identity_init: bool = True
+    theta_map: str = "logit"
     sigma_min: float = 1e-4
     ode_atol: float = 1e-5
     ode_rtol: float = 1e-4
 
 
-# The flow architecture of every posterior saved before the keys above existed (zuko's NSF/MAF
-# defaults): an old file missing a key must rebuild exactly the network it was trained with.
-LEGACY_FLOW = {"conditioner": "mlp", "mixing": "none", "spline_bound": 5.0, "identity_init": False}
+# The flow architecture and theta map of every posterior saved before the keys above existed
+# (zuko's NSF/MAF defaults, logit onto the box): an old file missing a key must rebuild exactly
+# the network it was trained with.
+LEGACY_FLOW = {"conditioner": "mlp", "mixing": "none", "spline_bound": 5.0, "identity_init": False,
+               "theta_map": "logit"}
 
 
 class ZukoFlowEstimator(nn.Module):
@@ -99,6 +107,7 @@ def check_estimator_options(config: EstimatorConfig) -> None:
         raise ConfigError(f"model.estimator.mixing={config.mixing!r} is unknown; use one of {', '.join(MIXINGS)}")
     if not config.spline_bound > 0:
         raise ConfigError(f"model.estimator.spline_bound must be > 0, got {config.spline_bound}")
+    check_theta_map(config.theta_map)
 
 
 def _zuko_flow(config: EstimatorConfig, features: int, context: int) -> Flow:

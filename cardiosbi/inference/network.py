@@ -11,7 +11,8 @@ from cardiosbi.nn.factory import EmbeddingConfig, build_embedding
 
 
 class NPENetwork(nn.Module):
-    """q(theta | x) = estimator(theta_std | embed(x)) with theta_std = BoxToStandard(theta).
+    """q(theta | x) = estimator(theta_std | embed(x)) with theta_std = BoxToStandard(theta),
+    the theta map onto R being ``estimator.theta_map``.
 
     The bounds and the standardisation statistics of theta and x are buffers, so a state dict
     holds everything needed to evaluate the posterior again.
@@ -36,11 +37,12 @@ class NPENetwork(nn.Module):
         self.register_buffer("theta_std", torch.ones(k, dtype=torch.float64))
         self.embedding_net = build_embedding(embedding, tuple(x_shape))
         self.estimator = build_estimator(estimator, k, self.embedding_net.out_features)
+        self.theta_map = estimator.theta_map
         self.x_shape = tuple(x_shape)
 
     @torch.no_grad()
     def fit_standardization(self, theta: Tensor, x: Tensor) -> None:
-        """Fit theta (in logit space) and x standardisation on a training sample."""
+        """Fit theta (after the map onto R) and x standardisation on a training sample."""
         u = self.bijection(identity_scale=True).unconstrained(theta.double())
         self.theta_mean.copy_(u.mean(dim=0))
         self.theta_std.copy_(u.std(dim=0).clamp(min=1e-8))
@@ -50,7 +52,7 @@ class NPENetwork(nn.Module):
         """Physical theta -> standardised theta (its ``.inv`` goes back)."""
         mean = torch.zeros_like(self.theta_mean) if identity_scale else self.theta_mean
         std = torch.ones_like(self.theta_std) if identity_scale else self.theta_std
-        return BoxToStandard(self.low, self.high, mean, std)
+        return BoxToStandard(self.low, self.high, mean, std, self.theta_map)
 
     def embed(self, x: Tensor) -> Tensor:
         return self.embedding_net(x)

@@ -25,19 +25,26 @@ def _train(kind: str, model: dict | None = None):
     return train_npe(theta, x, ["pft"], torch.tensor([LOW]), torch.tensor([HIGH]), tiny_config(kind, model))
 
 
-@pytest.mark.parametrize(("kind", "model"), [("nsf", None), ("fmpe", None), ("maf", {"ensemble_size": 2})])
+@pytest.mark.parametrize(("kind", "model"), [
+    ("nsf", None), ("nsf", {"estimator": {"theta_map": "soft_box"}}), ("fmpe", None),
+    ("maf", {"ensemble_size": 2}),
+])
 def test_density_integrates_to_one_over_the_box(kind, model):
     posterior = _train(kind, model)
-    if model:
+    if model and "ensemble_size" in model:
         assert isinstance(posterior, EnsemblePosterior)
-    grid = torch.linspace(LOW, HIGH, 4001)[1:-1, None]
+    # Uniform inside, geometric towards the bounds (a flow's tails can pile mass right there),
+    # down to where float32 (what log_prob evaluates in) still resolves the distance.
+    near = (HIGH - LOW) * torch.logspace(-7, -2, 400, dtype=torch.float64)
+    uniform = torch.linspace(LOW, HIGH, 4001, dtype=torch.float64)[1:-1]
+    grid = torch.cat([LOW + near, uniform, HIGH - near]).float().unique()[:, None]
     for x_obs in (-1.0, 0.0, 1.5):
         x = torch.full((len(grid), 1), x_obs)
         with torch.no_grad():
             density = posterior.log_prob(grid, x).double().exp()
         assert torch.isfinite(density).all()
         integral = torch.trapezoid(density, grid[:, 0].double())
-        assert float(integral) == pytest.approx(1.0, abs=0.02), f"x={x_obs}"
+        assert float(integral) == pytest.approx(1.0, abs=0.005), f"x={x_obs}"
     assert posterior.units == ["ms"], "units come from the registry for known names"
 
 

@@ -1,5 +1,5 @@
-"""Flow architecture options (conditioner, mixing, spline bound, identity start) and the
-promise that posterior files written before they existed rebuild their original network."""
+"""Flow architecture options (conditioner, mixing, spline bound, identity start, theta map) and
+the promise that posterior files written before they existed rebuild their original network."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_spline_is_the_identity_outside_its_bound():
     ("conditioner", "deep", "conditioner"),
     ("mixing", "householder", "mixing"),
     ("spline_bound", 0.0, "spline_bound"),
+    ("theta_map", "tanh", "theta_map"),
 ])
 def test_bad_option_values_are_config_errors(key, value, message):
     config = NPEConfig.from_dict({"model": {"estimator": {key: value}}})
@@ -103,6 +104,7 @@ def legacy_file(tmp_path_factory):
 def test_old_file_loads_and_samples_exactly_as_trained(legacy_file):
     path, trained, x = legacy_file
     loaded = load_posterior(path)
+    assert loaded.network.theta_map == "logit"
     draws = loaded.sample(x, 100, generator=torch.Generator().manual_seed(5))
     expected = trained.sample(x, 100, generator=torch.Generator().manual_seed(5))
     assert torch.equal(draws, expected)
@@ -117,3 +119,32 @@ def test_shipped_posteriors_rebuild_their_legacy_flow(repo_root):
         expected = {key: saved.get(key, LEGACY_FLOW[key]) for key in FLOW_KEYS}
         posterior = load_posterior(repo_root / f"cardiosbi/assets/models/{name}.pt")  # strict load
         assert {key: getattr(posterior.config.model.estimator, key) for key in FLOW_KEYS} == expected
+
+
+def test_soft_box_file_keeps_its_map_and_draws_stay_in_the_box(tmp_path):
+    torch.set_num_threads(1)
+    posterior, task, x = train_case("nsf", n=200, model={"estimator": {"theta_map": "soft_box"}})
+    posterior.save(tmp_path / "soft.pt")
+    loaded = load_posterior(tmp_path / "soft.pt")
+    assert loaded.network.theta_map == loaded.bijection.theta_map == "soft_box"
+    assert loaded.config.model.estimator.theta_map == "soft_box"
+    draws = loaded.sample(x, 2000, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(draws, posterior.sample(x, 2000, generator=torch.Generator().manual_seed(2)))
+    low, high = task.bounds()
+    assert bool(((draws >= low) & (draws <= high)).all())
+
+
+def test_shipped_posteriors_sample_as_before_the_theta_map_option(repo_root):
+    # Reference made by the code before ``theta_map`` existed (tests/data/inference/README.md).
+    # Bit-identity is checked in-process above; across CPUs a convolution may differ in the last
+    # bits, so this compares at float32 round-off, far below what any change of map would do.
+    reference = torch.load(repo_root / "tests/data/inference/shipped_draws.pt", weights_only=True)
+    torch.set_num_threads(1)
+    for name, expected in reference.items():
+        posterior = load_posterior(repo_root / f"cardiosbi/assets/models/{name}.pt")
+        x = torch.randn((2, *posterior.network.x_shape), generator=torch.Generator().manual_seed(11))
+        draws = posterior.sample(x, 64, generator=torch.Generator().manual_seed(12))
+        torch.testing.assert_close(draws, expected["draws"], rtol=1e-5, atol=1e-5)
+        with torch.no_grad():
+            log_prob = posterior.log_prob(draws[:, 0], x[:1].expand(64, *x.shape[1:]))
+        torch.testing.assert_close(log_prob, expected["log_prob"], rtol=1e-5, atol=1e-4)
