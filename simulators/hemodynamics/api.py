@@ -97,8 +97,13 @@ def _generic_subject(base: Network, v: dict[str, float]) -> Network:
     return net
 
 
-def build_subjects(params: Mapping[str, object], network: str | Network) -> tuple[list[Network | None], list[str]]:
-    """One network per subject (None with a reason where the parameters are invalid)."""
+def build_subjects(params: Mapping[str, object], network: str | Network, viscoelastic: bool = False
+                   ) -> tuple[list[Network | None], list[str]]:
+    """One network per subject (None with a reason where the parameters are invalid).
+
+    ``viscoelastic`` turns the Voigt wall on in every segment; otherwise the network's own
+    per-segment flags hold (none for pwdb116).
+    """
     values, n = _batch_values(params)
     base = None if network == "pwdb116" else (network if isinstance(network, Network) else load_network(network))
     ref_period = base.inflow.period if base is not None else None
@@ -117,7 +122,10 @@ def build_subjects(params: Mapping[str, object], network: str | Network) -> tupl
             reasons.append("invalid_parameters")
             continue
         try:
-            nets.append(pwdb_subject_network(1, **v) if base is None else _generic_subject(base, v))
+            net = pwdb_subject_network(1, **v) if base is None else _generic_subject(base, v)
+            for seg in net.segments:
+                seg.viscoelastic = seg.viscoelastic or viscoelastic
+            nets.append(net)
             reasons.append("")
         except NetworkError:
             nets.append(None)
@@ -156,6 +164,7 @@ def simulate(
     tolerance_mmhg: float = 1.0,
     compile: bool = False,
     samples_per_beat: int = 1024,
+    viscoelastic: bool = False,
 ) -> SimulationResult:
     """Simulate a batch of subjects to periodic steady state and return beats and labels.
 
@@ -163,9 +172,11 @@ def simulate(
     network's reference values). ``network``: "pwdb116" (PWDB subject builder), another shipped
     name, a YAML path or a Network. ``sites``: named sites of the network or segment names.
     Each beat is first sampled at ``samples_per_beat`` points (labels use these), then
-    resampled to ``fs``. ``compile`` uses torch.compile for the time step.
+    resampled to ``fs``. ``compile`` uses torch.compile for the time step. ``viscoelastic``
+    gives every segment the Voigt viscoelastic wall (:mod:`viscoelastic`; False keeps the
+    network's own per-segment flags).
     """
-    nets, reasons = build_subjects(params, network)
+    nets, reasons = build_subjects(params, network, viscoelastic)
     valid = [i for i, n in enumerate(nets) if n is not None]
     B = len(nets)
     if not valid:

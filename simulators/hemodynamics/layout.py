@@ -20,6 +20,7 @@ from simulators.hemodynamics.network import (
     Windkessel,
     empirical_wall_thickness,
 )
+from simulators.hemodynamics.viscoelastic import pcr_stages, wall_coefficient
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Topology:
     junction_node: torch.Tensor  # (E,) node number 0..n_nodes-1 of each boundary cell
     junction_sign: torch.Tensor  # (E,) +1 vessel ends at the node, -1 vessel starts there
     n_junctions: int
+    viscoelastic: bool  # some segment has a viscoelastic wall (decides in Python: no extra work)
+    visc_has_left: torch.Tensor  # (N,) bool: the entry before is a cell of the same segment
+    visc_has_right: torch.Tensor  # (N,) bool: the entry after is a cell of the same segment
+    visc_stages: int  # cyclic-reduction stages of the longest viscoelastic segment
 
     def cell(self, segment: str, index: int) -> int:
         """Flat index of cell ``index`` (0-based; negative counts from the end) of a segment."""
@@ -68,6 +73,7 @@ class Parameters:
     p_ref: torch.Tensor
     friction: torch.Tensor  # 2 (zeta + 2) pi mu / rho
     taper: torch.Tensor  # momentum source of a tapered wall, S = taper * A^(3/2) (0 if uniform)
+    visc: torch.Tensor  # Voigt wall Cv / dx^2 [1/s] (0 at ghosts and in elastic segments)
     wk_R1: torch.Tensor  # (B, nW)
     wk_R2: torch.Tensor
     wk_C: torch.Tensor
@@ -96,11 +102,17 @@ def cell_counts(nets: list[Network], dx: float, min_cells: int) -> list[int]:
     return counts
 
 
+def _topology_key(net: Network) -> list[tuple]:
+    return [(s.name, s.sn, s.tn, type(s.outlet), s.viscoelastic) for s in net.segments]
+
+
 def _check_same_topology(nets: list[Network]) -> None:
-    ref = [(s.name, s.sn, s.tn, type(s.outlet)) for s in nets[0].segments]
+    ref = _topology_key(nets[0])
     for net in nets[1:]:
-        if [(s.name, s.sn, s.tn, type(s.outlet)) for s in net.segments] != ref:
-            raise NetworkError("all subjects of a batch must share the network topology")
+        if _topology_key(net) != ref:
+            raise NetworkError(
+                "all subjects of a batch must share the network topology and viscoelastic walls"
+            )
 
 
 def build_topology(net: Network, n_cells: list[int], device: torch.device) -> Topology:
@@ -132,6 +144,8 @@ def build_topology(net: Network, n_cells: list[int], device: torch.device) -> To
         n_junctions += 1
     wk = [i for i, s in enumerate(net.segments) if isinstance(s.outlet, Windkessel)]
     ref = [i for i, s in enumerate(net.segments) if isinstance(s.outlet, Reflection)]
+    interior = ~(ghost_in | ghost_out)
+    visco = [m for s, m in zip(net.segments, n_cells, strict=True) if s.viscoelastic]
 
     def long(values: list[int]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.long, device=device)
@@ -143,7 +157,7 @@ def build_topology(net: Network, n_cells: list[int], device: torch.device) -> To
         n_flat=n_flat,
         ghost_in=torch.as_tensor(ghost_in, device=device),
         ghost_out=torch.as_tensor(ghost_out, device=device),
-        interior=torch.as_tensor(~(ghost_in | ghost_out), device=device),
+        interior=torch.as_tensor(interior, device=device),
         inlet_cell=offsets[inlet_seg] + 1,
         wk_cells=long([offsets[i] + n_cells[i] for i in wk]),
         wk_segments=[names[i] for i in wk],
@@ -152,6 +166,10 @@ def build_topology(net: Network, n_cells: list[int], device: torch.device) -> To
         junction_node=long(node_ids),
         junction_sign=torch.tensor(signs, device=device),
         n_junctions=n_junctions,
+        viscoelastic=bool(visco),
+        visc_has_left=torch.as_tensor(interior & np.roll(interior, 1), device=device),
+        visc_has_right=torch.as_tensor(interior & np.roll(interior, -1), device=device),
+        visc_stages=pcr_stages(max(visco, default=1)),
     )
 
 
@@ -186,11 +204,17 @@ def build_parameters(
     p_ref = _segment_matrix(nets, "p_ref")[:, seg_of_cell]
     rho = np.array([n.rho for n in nets])[:, None]
     mu = np.array([n.mu for n in nets])[:, None]
+    visco = np.array([[s.viscoelastic for s in n.segments] for n in nets])[:, seg_of_cell]
+    b0 = np.array([n.wall_b0 for n in nets])[:, None]
+    b1 = np.array([n.wall_b1 for n in nets])[:, None]
 
     r0 = rp + (rd - rp) * frac
     a0 = np.pi * r0**2
     beta = _wall_beta(E, h0, r0)
     gamma = beta / (3.0 * rho * np.sqrt(a0))
+    dx = length / n_cells[seg_of_cell]
+    interior = topo.interior.cpu().numpy()
+    visc = np.where(visco & interior, wall_coefficient(r0, rho, b0, b1) / dx**2, 0.0)
 
     def t(x: np.ndarray, dt: torch.dtype = dtype) -> torch.Tensor:
         # Row-major (batch outermost) whatever numpy's fancy indexing left: column-major
@@ -204,7 +228,7 @@ def build_parameters(
     inflow_t = np.array([_pad(n.inflow.t, k, extend=True) for n in nets])
     inflow_q = np.array([_pad(n.inflow.q, k, extend=False) for n in nets])
     return Parameters(
-        dx=t(length / n_cells[seg_of_cell]),
+        dx=t(dx),
         A0=t(a0),
         beta=t(beta),
         gamma=t(gamma),
@@ -212,6 +236,7 @@ def build_parameters(
         p_ref=t(p_ref),
         friction=t(np.broadcast_to(2.0 * (zeta + 2.0) * np.pi * mu / rho, a0.shape)),
         taper=t(np.zeros_like(a0)),  # set by well_balanced_taper
+        visc=t(visc),
         wk_R1=t(np.array([[w.R1 for w in row] for row in wk]).reshape(len(nets), -1)),
         wk_R2=t(np.array([[w.R2 for w in row] for row in wk]).reshape(len(nets), -1)),
         wk_C=t(np.array([[w.C for w in row] for row in wk]).reshape(len(nets), -1)),

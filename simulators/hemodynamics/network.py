@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from simulators.hemodynamics.errors import NetworkError
+from simulators.hemodynamics.viscoelastic import WALL_B0, WALL_B1
 
 MMHG = 133.322  # Pa per mmHg
 NETWORK_DIR = Path(__file__).parent / "networks"
@@ -45,6 +46,8 @@ class Segment:
 
     Wall: ``E`` [Pa] with thickness ``h0`` [m]; ``h0 = None`` uses the empirical h(R0) law.
     ``p_ref`` is the pressure at which the lumen area equals A0 = pi R0^2.
+    ``viscoelastic`` adds the Voigt wall term of :mod:`viscoelastic` (coefficients b0, b1 of the
+    network).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Segment:
     gamma_profile: float = 2.0
     min_cells: int = 0
     outlet: Windkessel | Reflection | None = None
+    viscoelastic: bool = False
 
     @property
     def tapered(self) -> bool:
@@ -87,7 +91,11 @@ class Site:
 
 @dataclass
 class Network:
-    """A whole arterial network with blood properties and default solver settings."""
+    """A whole arterial network with blood properties and default solver settings.
+
+    ``wall_b0`` [kg/s] and ``wall_b1`` [kg m/s] set the Voigt wall coefficient
+    Gamma = b0 + b1 / (2 R0) of its viscoelastic segments (PWDB's values by default).
+    """
 
     name: str
     segments: list[Segment]
@@ -99,6 +107,8 @@ class Network:
     tolerance_mmhg: float = 1.0
     samples_per_cycle: int = 100
     sites: dict[str, Site] = field(default_factory=dict)
+    wall_b0: float = WALL_B0
+    wall_b1: float = WALL_B1
 
     def segment(self, name: str) -> Segment:
         for seg in self.segments:
@@ -134,6 +144,10 @@ def characteristic_impedance(seg: Segment, rho: float) -> float:
 def validate_network(net: Network) -> None:
     if not net.segments:
         raise NetworkError(f"network {net.name!r} has no segments")
+    for key in ("wall_b0", "wall_b1"):
+        value = getattr(net, key)
+        if not (math.isfinite(value) and value >= 0):
+            raise NetworkError(f"network {net.name!r}: {key} must be >= 0, got {value}")
     names = [s.name for s in net.segments]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

@@ -6,7 +6,9 @@ Deliberate differences from openBF, all documented here:
   2 R1 - Z0, see notes §2.4);
 - ``Rp``/``Rd`` tapering is applied physically (R0 linear along the segment), not with openBF's
   per-cell slope quirk;
-- openBF 1.x ``conv_tol`` (a percentage) is used as the tolerance in mmHg.
+- openBF 1.x ``conv_tol`` (a percentage) is used as the tolerance in mmHg;
+- ``visco-elastic: true`` gives the Voigt wall of :mod:`viscoelastic` with openBF's b0, b1 but
+  a backward-Euler (not Crank-Nicolson) implicit step, see there.
 """
 
 from __future__ import annotations
@@ -78,8 +80,6 @@ def _segment(vessel: dict, rho: float) -> Segment:
     unknown = sorted(set(vessel) - _VESSEL_KEYS)
     if unknown:
         log.warning("vessel %s: ignoring unknown openBF keys %s", label, unknown)
-    if vessel.get("visco-elastic"):
-        raise NetworkError(f"vessel {label}: visco-elastic walls are not supported; remove the key")
     if vessel.get("inlet_impedance_matching"):
         raise NetworkError(f"vessel {label}: inlet_impedance_matching is not supported")
     try:
@@ -97,11 +97,19 @@ def _segment(vessel: dict, rho: float) -> Segment:
             p_ref=float(vessel.get("Pext", 0.0)),
             gamma_profile=float(vessel.get("gamma_profile", 2.0)),
             min_cells=int(vessel.get("M", 0)),
+            viscoelastic=_flag(vessel.get("visco-elastic", False), label),
         )
     except KeyError as exc:
         raise NetworkError(f"vessel {label}: missing key {exc}") from None
     seg.outlet = _outlet(vessel, seg, rho)
     return seg
+
+
+def _flag(value, label: str) -> bool:
+    """A YAML boolean (openBF reads ``visco-elastic`` as a Julia Bool)."""
+    if not isinstance(value, bool):
+        raise NetworkError(f"vessel {label}: visco-elastic must be true or false, got {value!r}")
+    return value
 
 
 def _outlet(vessel: dict, seg: Segment, rho: float) -> Windkessel | Reflection | None:

@@ -126,8 +126,12 @@ def stiffness_eh_over_r(r0: float, k1: float, k2: float, k3: float) -> float:
     return 0.1 * (k1 * math.exp(k2 * r0 * 100.0) + k3)
 
 
-def pwdb_subject_network(subject: int = 1, **overrides: float) -> Network:
+def pwdb_subject_network(subject: int = 1, viscoelastic: bool = False, **overrides: float) -> Network:
     """The network of PWDB subject ``subject``, optionally with new parameter values.
+
+    ``viscoelastic`` gives every segment the Voigt wall with PWDB's b0 = 600 g/s and
+    b1 = 150 g cm/s (PWDB itself spared segments < 1.1 cm, a time-step limit of its explicit
+    scheme that our implicit step does not have; elastic walls by default, as the openBF port).
 
     Overrides (registry names and units): hr [bpm], sv [mL], lvet [ms], pft [ms], rfv [mL],
     pvr [Pa s/m^3] (rescales all peripheral resistances), pvc_scale (peripheral compliances
@@ -161,7 +165,7 @@ def pwdb_subject_network(subject: int = 1, **overrides: float) -> Network:
         seg = Segment(
             name=names[i], sn=int(row[1]), tn=int(row[2]), length=float(row[3] * v["length_scale"]),
             r_prox=r0, r_dist=r0, E=eh_r * r0 / h0, h0=h0, p_ref=v["p_ref"] * MMHG,
-            gamma_profile=float(zeta),
+            gamma_profile=float(zeta), viscoelastic=bool(viscoelastic),
         )
         if terminal[i]:
             z0 = rho * math.sqrt((2.0 / 3.0) * eh_r / rho) / (math.pi * r0**2)

@@ -1,5 +1,6 @@
 """Interior scheme: MUSCL-superbee reconstruction, global Lax-Friedrichs flux, Heun predictor-
-corrector and operator-split friction/taper sources (openBF 2.8 order, notes §2.1-2.2).
+corrector and operator-split friction/taper sources (openBF 2.8 order, notes §2.1-2.2), then the
+optional implicit viscoelastic-wall step (:mod:`viscoelastic`).
 
 All functions act on (B, N) flat arrays (see :mod:`layout`); ``dt`` is per subject, (B, 1).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from simulators.hemodynamics.layout import Parameters, Topology
+from simulators.hemodynamics.viscoelastic import viscous_step
 
 
 def wave_speed(A: torch.Tensor, p: Parameters) -> torch.Tensor:
@@ -77,7 +79,8 @@ def muscl_step(
     gradient that both stages see. Split after the corrector (openBF), the predictor of a
     tapered segment at rest carries a spurious flow dt * (flux divergence) that the corrector
     feeds into the mass fluxes, so the rest state drifts (0.04 m/s after 300 steps on ADAN56
-    at 2 mm). Friction stays split after the corrector, as in openBF.
+    at 2 mm). Friction stays split after the corrector, as in openBF, and so does the implicit
+    viscoelastic-wall step (only when some segment has that wall: decided in Python).
     """
     da, dq = flux_divergence(A, Q, dt, p, topo)
     a_star = refresh_ghosts(A + da, topo)
@@ -86,6 +89,9 @@ def muscl_step(
     a_new = 0.5 * (A + a_star + da)
     q_new = 0.5 * (Q + q_star + dq + dt * taper_source(a_star, p))
     q_new = q_new - dt * p.friction * q_new / a_new
+    if topo.viscoelastic:
+        q_new = viscous_step(q_new, dt, p.visc, topo.visc_has_left, topo.visc_has_right,
+                             topo.visc_stages)
     return refresh_ghosts(a_new, topo), refresh_ghosts(q_new, topo)
 
 
