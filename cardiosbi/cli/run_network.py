@@ -33,7 +33,7 @@ class RunNetworkConfig:
     cfl: float | None = None
     max_cycles: int | None = None
     tolerance: float | None = None
-    compile: bool = False
+    compile: bool = True
 
 
 def _dtype(name: str) -> torch.dtype:
