@@ -40,14 +40,16 @@ class EstimatorConfig:
     [-B, B] and are the identity outside; ``identity_init`` zeroes each conditioner's output
     layer so every transform starts as the identity. The defaults follow sbi's NSF (residual
     conditioner, LU mixing, near-identity start), which closed most of the two-moons gap to sbi
-    (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because the logit map onto the
+    (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because a logit map onto the
     prior box puts ~1 % of standardised draws beyond 3 (logistic tails), where a spline would
     be the identity.
 
     ``theta_map``: how a bounded parameter is mapped onto R before z-scoring
-    (:mod:`cardiosbi.inference.bijection`): logit, or soft_box (affine in the interior of the
-    prior box, logarithmic only near the bounds). Posterior files written before these keys
-    existed load with :data:`LEGACY_FLOW` (the network they were trained with).
+    (:mod:`cardiosbi.inference.bijection`): logit (default) or soft_box (affine in the interior
+    of the prior box, logarithmic only near the bounds). On two moons against sbi soft_box ties
+    with the logit over 4 seeds and loses on the 2 seeds not used to choose its margin
+    (benchmarks/RESULTS.md (b)), so the default stays logit. Posterior files written before
+    these keys existed load with :data:`LEGACY_FLOW` (the network they were trained with).
     """
 
     kind: str = "nsf"
