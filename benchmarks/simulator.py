@@ -2,15 +2,18 @@
 
 Usage: python benchmarks/simulator.py [--networks adan56 pwdb116] [--dx 0.001 0.002]
        [--batch 1 8 64] [--steps 200] [--device cpu] [--threads 2] [--compile 0 1]
+       [--viscoelastic 0 1]
 
 Times a fixed number of full time steps (boundaries, junctions, MUSCL, sampling) after a
 warm-up, and converts with the measured mean time step: cycles/s = B / (steps per cycle x
-seconds per step). Prints one markdown table row per configuration.
+seconds per step). Prints one markdown table row per configuration. ``--viscoelastic 0 1``
+times each configuration with elastic and with viscoelastic walls on every segment.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 
@@ -22,8 +25,10 @@ from simulators.hemodynamics.solver import RunSettings, _block_function, advance
 
 
 def measure(network: str, dx: float, batch: int, steps: int, device: str, compile: bool,
-            dtype: torch.dtype = torch.float32, block: int = 50) -> dict:
+            dtype: torch.dtype = torch.float32, block: int = 50, viscoelastic: bool = False) -> dict:
     net = load_network(network)
+    for seg in net.segments:
+        seg.viscoelastic = viscoelastic
     min_cells = 5 if dx <= 1e-3 else 2
     topo, p = build_layout([net] * batch, dx, min_cells, dtype, torch.device(device))
     settings = RunSettings(cfl=net.cfl, samples_per_cycle=512, compile=compile, check_every=block)
@@ -65,21 +70,21 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compile", nargs="+", type=int, default=[0, 1])
+    ap.add_argument("--viscoelastic", nargs="+", type=int, default=[0])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"# load average {os.getloadavg()[0]:.2f}, threads {args.threads}, device {args.device}")
-    print("| network | dx mm | cells | batch | compile | ms/step | steps/cycle | cycles/s | "
+    print("| network | dx mm | cells | batch | compile | visco | ms/step | steps/cycle | cycles/s | "
           "subjects/s (6 beats) | cell-updates/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for network in args.networks:
-        for dx in args.dx:
-            for compile in args.compile:
-                for batch in args.batch:
-                    r = measure(network, dx, batch, args.steps, args.device, bool(compile))
-                    print(f"| {network} | {r['dx_mm']:g} | {r['cells']} | {batch} | {compile} | "
-                          f"{r['ms_per_step']:.3f} | {r['steps_per_cycle']:.0f} | "
-                          f"{r['cycles_per_s']:.3f} | {r['subjects_per_s_6beats']:.4f} | "
-                          f"{r['cell_updates_per_s']:.3g} |", flush=True)
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    configs = itertools.product(args.networks, args.dx, args.compile, args.batch, args.viscoelastic)
+    for network, dx, compile, batch, visco in configs:
+        r = measure(network, dx, batch, args.steps, args.device, bool(compile),
+                    viscoelastic=bool(visco))
+        print(f"| {network} | {r['dx_mm']:g} | {r['cells']} | {batch} | {compile} | {visco} | "
+              f"{r['ms_per_step']:.3f} | {r['steps_per_cycle']:.0f} | "
+              f"{r['cycles_per_s']:.3f} | {r['subjects_per_s_6beats']:.4f} | "
+              f"{r['cell_updates_per_s']:.3g} |", flush=True)
 
 
 if __name__ == "__main__":
