@@ -11,7 +11,7 @@ After the elastic step (MUSCL, friction) each viscoelastic segment solves, per s
 implicitly with backward Euler over the step dt:
     (1 + 2 a_i) Q_i^new - a_i (Q_{i-1}^new + Q_{i+1}^new) = Q_i,   a_i = Cv_i dt / dx^2,
 where an end cell has no outer neighbour (its missing coupling drops from the diagonal). The
-system is an M-matrix whatever a is (a reaches ~40 in small PWDB vessels at 1 mm), so the step
+system is an M-matrix whatever a is (a reaches ~80 in small PWDB vessels at 1 mm), so the step
 is unconditionally stable and monotone; Crank-Nicolson would leave grid-scale modes undamped
 (amplification -> -1 as a grows). openBF 2.8 writes a Crank-Nicolson right-hand side
 (1 - 2a) Q_i + a (Q_{i-1} + Q_{i+1}) with the same a, which amounts to a coefficient 2 Cv.
