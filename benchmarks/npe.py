@@ -354,12 +354,15 @@ def _sbi_version() -> str:
 # (c) throughput: posterior samples per second and windows summarised per second
 
 def run_throughput(args) -> None:
+    """Samples/s for one window and windows summarised/s, for each model as built and with its
+    NSF bins' softmax switched (``fast_spline``; same weights), timed back to back."""
     rows = []
     from cardiosbi.default_models import load_default_posterior
 
     flow = "legacy flow" if args.legacy_flow else "default flow"
     models = {f"cardio-shaped (2x1000 series, default resnet1d + NSF, {flow})":
-              _cardio_shaped_posterior(args)}
+              _cardio_shaped_posterior(args),
+              "two-moons NSF (sbi sizes: 5 transforms, 50 hidden, 10 bins)": _moons_shaped_posterior()}
     models.update({f"shipped `{name}` (1x1000 series, as trained)": load_default_posterior(name)
                    for name in ("apw", "ppg")})
     fhn_model = Path(args.out) / "fhn_npe_clean.pt"
@@ -367,23 +370,45 @@ def run_throughput(args) -> None:
         from cardiosbi.inference import load_posterior
 
         models["FHN (1x200 series, trained in `fhn`)"] = load_posterior(fhn_model)
-    for label, (posterior) in models.items():
-        posterior = posterior.to(args.device)
+    for label, posterior in models.items():
         x = torch.randn((args.windows, *posterior.network.x_shape), device=args.device)
-        posterior.sample(x[:2], 10)  # warm-up
-        started = time.perf_counter()
-        posterior.sample(x[:1], args.samples)
-        _synchronize(args.device)
-        one = args.samples / (time.perf_counter() - started)
-        started = time.perf_counter()
-        posterior.summarize(x, n=1000, batch_size=64)
-        windows = args.windows / (time.perf_counter() - started)
-        rows.append({"model": label, "samples_per_s_one_window": one,
-                     "windows_summarised_per_s": windows, "device": args.device})
+        rates = {on: _rates(_with_fast_spline(posterior, on).to(args.device), x, args)
+                 for on in (True, False)}
+        rows.append({"model": label, "device": args.device,
+                     "fast_spline_as_built": posterior.config.model.estimator.fast_spline,
+                     "samples_per_s_one_window": rates[True][0],
+                     "samples_per_s_zuko_softmax": rates[False][0],
+                     "samples_ratio": rates[True][0] / rates[False][0],
+                     "windows_summarised_per_s": rates[True][1],
+                     "windows_per_s_zuko_softmax": rates[False][1],
+                     "windows_ratio": rates[True][1] / rates[False][1]})
         print(rows[-1], flush=True)
-    _write(Path(args.out), "npe_throughput", rows,
-           _markdown(rows, ["model", "device", "samples_per_s_one_window", "windows_summarised_per_s"]),
+    columns = ["model", "device", "fast_spline_as_built", "samples_per_s_one_window",
+               "samples_per_s_zuko_softmax", "samples_ratio", "windows_summarised_per_s",
+               "windows_per_s_zuko_softmax", "windows_ratio"]
+    _write(Path(args.out), "npe_throughput", rows, _markdown(rows, columns),
            {"machine": _machine(), "samples": args.samples, "windows": args.windows})
+
+
+def _rates(posterior, x: torch.Tensor, args) -> tuple[float, float]:
+    """(posterior samples/s for one window, windows summarised/s with 1,000 draws each)."""
+    posterior.sample(x[:2], 10)  # warm-up
+    started = time.perf_counter()
+    posterior.sample(x[:1], args.samples)
+    _synchronize(args.device)
+    one = args.samples / (time.perf_counter() - started)
+    started = time.perf_counter()
+    posterior.summarize(x, n=1000, batch_size=64)
+    return one, args.windows / (time.perf_counter() - started)
+
+
+def _with_fast_spline(posterior, on: bool):
+    """The same posterior (same weights) rebuilt with ``fast_spline`` set to ``on``."""
+    state = posterior.state()
+    state["config"]["model"]["estimator"]["fast_spline"] = on
+    rebuilt = type(posterior).from_state(state)
+    rebuilt.input_spec = posterior.input_spec
+    return rebuilt
 
 
 def _synchronize(device: str) -> None:
@@ -410,6 +435,19 @@ def _cardio_shaped_posterior(args):
                                               "reject_calibration_rows": 32}})
     return train_npe(theta, x + 0.1 * torch.randn_like(x), [f"p{i}" for i in range(5)],
                      torch.zeros(5), torch.ones(5), config)
+
+
+def _moons_shaped_posterior():
+    """An NSF at the sizes of the two-moons comparison (b), trained for one epoch only to build
+    it: sampling cost does not depend on the weights' values."""
+    task = TwoMoons()
+    rng = np.random.default_rng(0)
+    theta = task.sample_prior(1000, rng)
+    config = NPEConfig.from_dict({
+        "model": {"estimator": {"kind": "nsf", "transforms": 5, "hidden": [50, 50], "bins": 10}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "reject_calibration_rows": 32}})
+    return train_npe(_tensor(theta), _tensor(task.simulate(theta, rng)), ["theta0", "theta1"],
+                     -torch.ones(2), torch.ones(2), config)
 
 
 # ---------------------------------------------------------------------------------------------

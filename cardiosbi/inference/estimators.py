@@ -20,6 +20,7 @@ from zuko.transforms import LULinearTransform, MonotonicRQSTransform
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference.bijection import check_theta_map
 from cardiosbi.inference.fmpe import FlowMatchingEstimator
+from cardiosbi.inference.spline import RQSpline
 
 ESTIMATOR_KINDS = ("nsf", "maf", "fmpe")
 CONDITIONERS = ("mlp", "residual")
@@ -38,8 +39,11 @@ class EstimatorConfig:
     blocks, as nflows' ResidualNet); ``mixing`` lu inserts a learnt LU-decomposed linear map
     after every transform (as sbi's NSF), none does not; ``spline_bound``: NSF splines act on
     [-B, B] and are the identity outside; ``identity_init`` zeroes each conditioner's output
-    layer so every transform starts as the identity. The defaults follow sbi's NSF (residual
-    conditioner, LU mixing, near-identity start), which closed most of the two-moons gap to sbi
+    layer so every transform starts as the identity; ``fast_spline`` computes the softmax over
+    the NSF bins as exp / sum (:mod:`cardiosbi.inference.spline`; torch's CPU softmax is slow
+    for fewer than 16 bins), the same function as zuko's up to float rounding. The defaults
+    follow sbi's NSF (residual conditioner, LU mixing, near-identity start), which closed most
+    of the two-moons gap to sbi
     (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because a logit map onto the
     prior box puts ~1 % of standardised draws beyond 3 (logistic tails), where a spline would
     be the identity.
@@ -62,6 +66,7 @@ class EstimatorConfig:
     spline_bound: float = 5.0
     identity_init: bool = True
     theta_map: str = "logit"
+    fast_spline: bool = True
     sigma_min: float = 1e-4
     ode_atol: float = 1e-5
     ode_rtol: float = 1e-4
@@ -71,7 +76,7 @@ class EstimatorConfig:
 # (zuko's NSF/MAF defaults, logit onto the box): an old file missing a key must rebuild exactly
 # the network it was trained with.
 LEGACY_FLOW = {"conditioner": "mlp", "mixing": "none", "spline_bound": 5.0, "identity_init": False,
-               "theta_map": "logit"}
+               "theta_map": "logit", "fast_spline": False}
 
 
 class ZukoFlowEstimator(nn.Module):
@@ -119,7 +124,8 @@ def _zuko_flow(config: EstimatorConfig, features: int, context: int) -> Flow:
     if config.conditioner == "residual" and features > 1:  # 1-D: a context-only MLP, no masks
         hyper["residual"] = True
     if config.kind == "nsf":
-        spline = partial(MonotonicRQSTransform, bound=config.spline_bound, slope=1e-3)
+        spline_class = RQSpline if config.fast_spline else MonotonicRQSTransform
+        spline = partial(spline_class, bound=config.spline_bound, slope=1e-3)
         hyper.update(univariate=spline, shapes=[(config.bins,), (config.bins,), (config.bins - 1,)])
     flow = zuko.flows.MAF(features, context, transforms=config.transforms, passes=passes, **hyper)
     if config.identity_init:

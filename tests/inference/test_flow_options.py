@@ -1,5 +1,5 @@
-"""Flow architecture options (conditioner, mixing, spline bound, identity start, theta map) and
-the promise that posterior files written before they existed rebuild their original network."""
+"""Flow architecture options (conditioner, mixing, spline bound, identity start, theta map, fast
+spline) and the promise that posterior files written before they existed rebuild their original network."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import math
 import pytest
 import torch
 from torch import nn
+from zuko.transforms import MonotonicRQSTransform
 
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference import EstimatorConfig, NPEConfig, load_posterior
 from cardiosbi.inference.estimators import LEGACY_FLOW, build_estimator
+from cardiosbi.inference.spline import RQSpline
 from cardiosbi.inference.training import check_config
 from tests.inference._tiny import train_case
 
@@ -148,3 +150,26 @@ def test_shipped_posteriors_sample_as_before_the_theta_map_option(repo_root):
         with torch.no_grad():
             log_prob = posterior.log_prob(draws[:, 0], x[:1].expand(64, *x.shape[1:]))
         torch.testing.assert_close(log_prob, expected["log_prob"], rtol=1e-5, atol=1e-4)
+
+
+def test_fast_spline_is_zukos_spline_up_to_rounding():
+    g = torch.Generator().manual_seed(4)
+    widths, heights = 3 * torch.randn(2, 500, 10, generator=g)
+    derivatives = 3 * torch.randn(500, 9, generator=g)
+    ours, zukos = (cls(widths, heights, derivatives, bound=5.0) for cls in (RQSpline, MonotonicRQSTransform))
+    x = 6 * torch.randn(500, generator=g)  # some outside [-5, 5], where both are the identity
+    torch.testing.assert_close(ours(x), zukos(x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.inv(x), zukos.inv(x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.log_abs_det_jacobian(x, ours(x)), zukos.log_abs_det_jacobian(x, zukos(x)),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_fast_spline_switch_keeps_the_flow_function():
+    fast, slow = _flow(fast_spline=True, identity_init=False), _flow(fast_spline=False, identity_init=False)
+    slow.load_state_dict(fast.state_dict())  # same weights: the switch adds no parameters
+    theta, context = torch.randn(256, 2) * 2, torch.randn(256, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(context).log_prob(theta), slow(context).log_prob(theta),
+                                   rtol=1e-4, atol=1e-4)
+    assert fast.flow.transform.transforms[0].univariate.func is RQSpline
+    assert slow.flow.transform.transforms[0].univariate.func is MonotonicRQSTransform
