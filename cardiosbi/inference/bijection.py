@@ -3,9 +3,9 @@
 Flows work on R^k (NSF splines act on [-B, B]), so a bounded parameter is first mapped to R,
 then z-scored with statistics of the training set. Two maps onto R (``theta_map``):
 
-- ``logit``: logit of the position in the box. It bends the whole box: a posterior that is a
-  fixed shape in physical units (the two-moons crescent) becomes a different shape at every
-  position, which the flow has to learn (the models saved before 2026-11-23 use it).
+- ``logit`` (default): logit of the position in the box. It bends the whole box: a posterior
+  that is a fixed shape in physical units (the two-moons crescent) becomes a different shape at
+  every position, which the flow has to learn (every model saved before 2026-11-23 uses it).
 - ``soft_box``: with the box scaled to u in (-1, 1), y = u for |u| <= 1 - d, and
   y = sign(u) (1 - d + d log(d / (1 - |u|))) beyond: affine in the interior, slope 1 at the
   joint (C1), y -> +-inf at the bounds, so draws map back into the box without rejection and
