@@ -34,7 +34,7 @@ def measure(network: str, dx: float, batch: int, steps: int, device: str, compil
     settings = RunSettings(cfl=net.cfl, samples_per_cycle=512, compile=compile, check_every=block)
     cells = torch.tensor([topo.inlet_cell], device=device)
     s = initial_state(p, topo, settings, 1)
-    run_block = _block_function(settings, torch.device(device))
+    run_block = _block_function(settings, torch.device(device), batch)
     t0 = time.perf_counter()
     advance(s, topo, cells, settings, run_block)  # warm-up (and compilation)
     warm = time.perf_counter() - t0
