@@ -47,7 +47,7 @@ def run_network(
     device: str = "cpu",
     dtype: torch.dtype = torch.float64,
     min_cells: int = 5,
-    compile: bool = False,
+    compile: bool = True,
 ) -> NetworkRun:
     """Simulate ``net`` from openBF's rest state until the beat-to-beat change of mid-vessel
     pressure is below the tolerance (or the cycle cap), and return the last beat."""

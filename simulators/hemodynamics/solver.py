@@ -43,6 +43,7 @@ class RunSettings:
     initial_state: str = "mean_pressure"  # or "openbf": A = A0, Q = 0, Pc = 0
     check_every: int = 50  # steps per block: between failure / convergence checks
     compile: bool = False  # torch.compile the blocks of steps (pays off for long runs)
+    cpu_chunk: int | None = None  # compiled CPU blocks: subjects per chunk (None: 4 per thread)
 
 
 @dataclass
@@ -216,9 +217,10 @@ class _CompiledStep:
 # Inductor on the CPU: materialise intermediates read twice instead of recomputing them in
 # every consumer (the MUSCL stencils read each slope from two faces): 1.3x per step.
 CPU_INDUCTOR_OPTIONS = {"realize_reads_threshold": 2, "cpp_wrapper": True}
-# Subjects per compiled block on the CPU. A subject's state is ~1 MB at 1 mm, so a few stay in
-# cache: ADAN56 at 1 mm ran 1.3 cycles/s per core in chunks of 4 against 0.67 with 256 at once.
-CPU_CHUNK = 4
+# Subjects per compiled block on the CPU, per torch thread. A subject's state is ~1 MB at 1 mm,
+# so a few stay in cache: ADAN56 at 1 mm ran 1.3 cycles/s on one thread in chunks of 4 against
+# 0.67 with 256 at once; two threads ran 1.1 cycles/s in chunks of 4 and 1.5 in chunks of 8.
+CPU_CHUNK_PER_THREAD = 4
 _COMPILED: dict[str, _CompiledStep] = {}
 
 
@@ -265,7 +267,8 @@ def _block_function(settings: RunSettings, device: torch.device, batch: int):
         if "cpu" not in _COMPILED:
             _COMPILED["cpu"] = _CompiledStep(march_block, _eager_block, fullgraph=True,
                                              dynamic=False, options=CPU_INDUCTOR_OPTIONS)
-        return _ChunkedBlock(_COMPILED["cpu"], min(CPU_CHUNK, batch))
+        chunk = settings.cpu_chunk or CPU_CHUNK_PER_THREAD * torch.get_num_threads()
+        return _ChunkedBlock(_COMPILED["cpu"], min(chunk, batch))
     if "step" not in _COMPILED:
         _COMPILED["step"] = _CompiledStep(step_and_sample, step_and_sample)
     return partial(_eager_block, step=_COMPILED["step"])

@@ -23,7 +23,7 @@ def _run(nets, compile: bool, dx: float = 4e-3):
     topo, p = build_layout(nets, dx, 5, torch.float64, torch.device("cpu"))
     cells = [topo.cell_at(nets[0].segments[0].name, 0.5)]
     settings = solver.RunSettings(cfl=nets[0].cfl, samples_per_cycle=100, compile=compile,
-                                  max_cycles=4)
+                                  max_cycles=4, cpu_chunk=4)
     return solver.run(topo, p, cells, cells, settings)
 
 

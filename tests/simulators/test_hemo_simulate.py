@@ -9,7 +9,7 @@ from simulators.hemodynamics import NetworkError, simulate
 from simulators.hemodynamics.inflow import aortic_inflow, inflow_validity
 
 FAST = {"network": "cca", "sites": ("carotid", "outlet"), "dx": 8e-3, "max_cycles": 1,
-        "samples_per_beat": 256}
+        "samples_per_beat": 256, "compile": False}  # one beat: compiling would dominate
 
 
 def test_inflow_has_requested_volumes_and_timings():

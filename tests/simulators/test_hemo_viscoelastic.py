@@ -140,7 +140,7 @@ def test_elastic_network_runs_as_before(monkeypatch):
         raise AssertionError("viscous step called for an elastic network")
 
     monkeypatch.setattr(scheme, "viscous_step", forbidden)
-    r = run_network(load_network("ibif"), dx=8e-3, max_cycles=1, dtype=torch.float64)
+    r = run_network(load_network("ibif"), dx=8e-3, max_cycles=1, dtype=torch.float64, compile=False)
     p_mid = [6933.199616089016, 6980.946293912631, 5190.912990057717]
     q_end = [2.234989109990355e-05, -1.5640673457793792e-06, -8.763133549453499e-07]
     np.testing.assert_allclose(r.waveforms["parent"]["P"][25::25, 2], p_mid, rtol=1e-12)
@@ -243,7 +243,7 @@ def test_simulate_option_and_batch_rules():
     assert all(s.viscoelastic for s in pwdb_subject_network(1, viscoelastic=True).segments)
     assert not any(s.viscoelastic for s in pwdb_subject_network(1).segments)
     fast = {"network": "cca", "sites": ("carotid",), "dx": 8e-3, "max_cycles": 1,
-            "samples_per_beat": 256, "dtype": torch.float64}
+            "samples_per_beat": 256, "dtype": torch.float64, "compile": False}
     elastic = simulate({"hr": [70.0]}, **fast)
     visco = simulate({"hr": [70.0]}, viscoelastic=True, **fast)
     assert visco.reason == elastic.reason == ["not_periodic"]  # one beat only: no failure
