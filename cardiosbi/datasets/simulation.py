@@ -48,6 +48,7 @@ class SimulatorConfig:
     dx: float = 1e-3  # hemodynamics: cell size [m]
     max_cycles: int = 30  # hemodynamics: cycle cap before a subject is flagged not_periodic
     compile: bool = True  # hemodynamics: torch.compile the solver (CPU and CUDA)
+    viscoelastic: bool = False  # hemodynamics: Voigt viscoelastic wall on every segment
     optical_wavelength_nm: float = 660.0  # OPPG channels: sensor wavelength
     optical_geometry: str = "reflectance"  # OPPG: reflectance or transmission
     optical_distance_mm: float = 3.0  # OPPG: source-detector distance
@@ -174,7 +175,8 @@ class HemodynamicsSimulator(Simulator):
                                     network=self.config.network, sites=sites, fs=self.config.fs,
                                     n_beats=1, device=str(self.device), dtype=self.dtype,
                                     dx=self.config.dx, max_cycles=self.config.max_cycles,
-                                    compile=self.config.compile)
+                                    compile=self.config.compile,
+                                    viscoelastic=self.config.viscoelastic)
         except NoValidSubjectError:  # every draw of this batch is invalid: per-sample failures
             return _all_failed(params, self.config.channels, self.config.n_phase)
         except NetworkError as exc:  # the network or a parameter name is wrong: a config error

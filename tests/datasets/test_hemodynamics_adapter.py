@@ -30,7 +30,8 @@ def _radial_pressure(wk):
             + 2e3 * torch.sin(2 * torch.pi * wk.phase))
 
 
-def _fake_simulate(params, network, sites, fs, n_beats, device, dtype, dx, max_cycles, compile):
+def _fake_simulate(params, network, sites, fs, n_beats, device, dtype, dx, max_cycles, compile,
+                   viscoelastic):
     hr = torch.as_tensor(params["hr"], dtype=torch.float64)
     wk = windkessel.simulate({"hr": hr}, n_phase=2000)
     period = wk.period
@@ -133,3 +134,11 @@ def test_solver_compilation_follows_the_config(adapter):
     adapter.config.compile = False
     adapter.run({"hr": np.array([70.0]), "p_out": np.array([33.2])})
     assert adapter.calls[-1]["compile"] is False
+
+
+def test_viscoelastic_wall_follows_the_config(adapter):
+    adapter.run({"hr": np.array([70.0]), "p_out": np.array([33.2])})
+    assert adapter.calls[-1]["viscoelastic"] is False
+    adapter.config.viscoelastic = True
+    adapter.run({"hr": np.array([70.0]), "p_out": np.array([33.2])})
+    assert adapter.calls[-1]["viscoelastic"] is True
