@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
+import pytest
 import torch
 
 from simulators.hemodynamics import load_network, solver
@@ -27,6 +29,8 @@ def _run(nets, compile: bool, dx: float = 4e-3):
     return solver.run(topo, p, cells, cells, settings)
 
 
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="inductor needs a C++ compiler on the CPU")
 def test_compiled_chunked_run_equals_eager():
     """Six subjects: one chunk of four and a padded chunk of two; subjects leave at different
     beats, so the chunks are rebuilt as the batch shrinks."""
