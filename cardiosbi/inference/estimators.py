@@ -43,8 +43,7 @@ class EstimatorConfig:
     the NSF bins as exp / sum (:mod:`cardiosbi.inference.spline`; torch's CPU softmax is slow
     for fewer than 16 bins), the same function as zuko's up to float rounding. The defaults
     follow sbi's NSF (residual conditioner, LU mixing, near-identity start), which closed most
-    of the two-moons gap to sbi
-    (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because a logit map onto the
+    of the two-moons gap to sbi (benchmarks/RESULTS.md); the bound stays 5, not sbi's 3, because a logit map onto the
     prior box puts ~1 % of standardised draws beyond 3 (logistic tails), where a spline would
     be the identity.
 

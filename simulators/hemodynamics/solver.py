@@ -185,9 +185,13 @@ def march_block(A, Q, Pc, t, k, residual, pend_A, pend_Q, pend_Pc, pend_slot, w0
     def body(*carried):
         return step_and_sample(*carried, w0, p, topo, cells, cfl, J)
 
-    i = torch.zeros((), dtype=torch.long, device=A.device)
-    carried = (i, A, Q, Pc, t, k, residual, pend_A, pend_Q, pend_Pc, pend_slot)
+    carried = _start(A, Q, Pc, t, k, residual, pend_A, pend_Q, pend_Pc, pend_slot)
     return while_loop(lambda i, *rest: i < n, body, carried)[1:]
+
+
+def _start(A, *state) -> tuple:
+    """The loop state of a block: step counter i = 0, then the carried tensors."""
+    return (torch.zeros((), dtype=torch.long, device=A.device), A, *state)
 
 
 class _CompiledStep:
@@ -226,8 +230,7 @@ _COMPILED: dict[str, _CompiledStep] = {}
 
 def _eager_block(A, Q, Pc, t, k, residual, pend_A, pend_Q, pend_Pc, pend_slot, w0, p, topo,
                  cells, cfl, J, step=step_and_sample):
-    i = torch.zeros((), dtype=torch.long, device=A.device)
-    carried = (i, A, Q, Pc, t, k, residual, pend_A, pend_Q, pend_Pc, pend_slot)
+    carried = _start(A, Q, Pc, t, k, residual, pend_A, pend_Q, pend_Pc, pend_slot)
     for _ in range(pend_slot.shape[1]):
         carried = step(*carried, w0, p, topo, cells, cfl, J)
     return carried[1:]
