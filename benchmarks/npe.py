@@ -64,8 +64,18 @@ def _tensor(a) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # (a) FitzHugh–Nagumo: regression CNN vs NPE posterior mean, plus NPE coverage
 
-# Epoch caps per train size: a CPU-time cut (shared 2-core box), ~equal work per size.
-FHN_EPOCHS = {500: 40, 1000: 30, 4000: 15, 8000: 10}
+# Epoch ceiling for both models: early stopping (patience 10) ends every fit well before it on a
+# quiet box. The 2026-11-22 table used caps of 40/30/15/10 epochs for 500/1000/4000/8000 (a
+# CPU-time cut under load 8-12; ``--epoch-caps 40 30 15 10`` repeats it).
+FHN_MAX_EPOCHS = 500
+
+
+def _fhn_epochs(args, size: int) -> int:
+    if args.quick:
+        return 3
+    if args.epoch_caps:
+        return dict(zip(args.sizes, args.epoch_caps, strict=True))[size]
+    return FHN_MAX_EPOCHS
 
 
 def _fhn_data(n: int, noisy: bool, rng: np.random.Generator, infer_noise: bool = False):
@@ -107,7 +117,7 @@ def run_fhn(args) -> None:
         pool = _fhn_data(max(sizes), train_cond == "noisy", rng)
         for size in sizes:
             theta, x = pool[0][:size], pool[1][:size]
-            epochs = 3 if args.quick else FHN_EPOCHS.get(size, 50)
+            epochs = _fhn_epochs(args, size)
             started = time.perf_counter()
             cnn = train_regression_cnn(theta, x, list(fhn.PARAMETERS), RegressionCNNConfig(
                 max_epochs=epochs, patience=10, seed=args.seed))
@@ -148,7 +158,7 @@ def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
     theta_t, x_t = _fhn_data(n_test, True, rng, infer_noise=True)
     names = list(fhn.parameter_names(noisy=True))
     low, high = fhn.prior_bounds(noisy=True)
-    epochs = 3 if args.quick else FHN_EPOCHS.get(size, 50)
+    epochs = _fhn_epochs(args, size)
     started = time.perf_counter()
     cnn = train_regression_cnn(theta, x, names, RegressionCNNConfig(max_epochs=epochs, patience=10,
                                                                     seed=args.seed))
@@ -179,9 +189,11 @@ def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
 
 # θ maps for ours, as (prior half-width given to ours, model.estimator.theta_map): "box" = logit
 # onto the prior box then z-scoring (models before 2026-11-23); "soft_box" = affine inside the
-# box, logarithmic near its bounds, then z-scoring; "unbounded" = z-scoring only, like sbi.
+# box, logarithmic near its bounds, then z-scoring; "truncated" = z-scoring only, draws rejected
+# outside the box and the density renormalised, as sbi does; "unbounded" = z-scoring only, no
+# box at all (draws may leave it).
 MOONS_THETA_MAPS = {"box": (1.0, "logit"), "soft_box": (1.0, "soft_box"),
-                    "unbounded": (float("inf"), "logit")}
+                    "truncated": (1.0, "truncated"), "unbounded": (float("inf"), "logit")}
 
 
 def run_moons(args) -> None:
@@ -207,7 +219,8 @@ def run_moons(args) -> None:
             print({k: v for k, v in rows[-1].items() if k != "c2st_per_obs"}, flush=True)
         rows += [r for r in reused if r["seed"] == seed]
     rows += _moons_summary(rows, args)
-    columns = ["seed", "estimator", "c2st", "c2st_sd", "val_nll", "train_s", "epochs", "samples_per_s"]
+    columns = ["seed", "estimator", "c2st", "c2st_sd", "val_nll", "val_nll_flow", "train_s", "epochs",
+               "samples_per_s"]
     _write(Path(args.out), "npe_moons", rows, _markdown(rows, columns),
            {"machine": _machine(), "n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref,
             "seeds": args.seeds, "legacy_flow": args.legacy_flow, "reused_from": args.reuse,
@@ -225,9 +238,18 @@ def _reused_rows(paths: list[str], meta: dict, seeds: list[int], fitted: set[str
         if mismatch:
             raise SystemExit(f"--reuse {path}: different sizes (old, now): {mismatch}")
         taken = {r["key"] for r in rows} | fitted
-        rows += [{**r, "reused": path} for r in old["rows"]
+        rows += [{**_with_flow_nll(r), "reused": path} for r in old["rows"]
                  if r["seed"] in seeds and r["key"] not in taken]
     return rows
+
+
+def _with_flow_nll(row: dict) -> dict:
+    """Rows written before 2026-11-23 10:00 have one NLL: the flow's (for sbi, without its
+    in-box normalisation, so its normalised NLL is unknown: NaN)."""
+    if "val_nll_flow" in row:
+        return row
+    return {**row, "val_nll_flow": row["val_nll"],
+            "val_nll": float("nan") if row["key"] == "sbi" else row["val_nll"]}
 
 
 def _moons_data(task, seed: int, n_sims: int, n_obs: int) -> dict:
@@ -262,11 +284,13 @@ def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flo
                           torch.full((2,), -bound), torch.full((2,), bound), config)
     train_s = time.perf_counter() - started
     gen = torch.Generator().manual_seed(seed)
+    theta_val, x_val = _tensor(data["theta_val"]), _tensor(data["x_val"])
     with torch.no_grad():
-        nll = float(-posterior.log_prob(_tensor(data["theta_val"]), _tensor(data["x_val"])).mean())
+        nll = float(-posterior.log_prob(theta_val, x_val).mean())
+        nll_flow = float(-posterior.log_prob_given(theta_val, posterior.embed(x_val)).mean())
     flow = "legacy flow" if legacy_flow else "default flow"
     return {"label": f"cardiosbi NPE (zuko NSF, {flow}, θ {theta_map})", "train_s": train_s,
-            "epochs": posterior.training["epochs"], "val_nll": nll,
+            "epochs": posterior.training["epochs"], "val_nll": nll, "val_nll_flow": nll_flow,
             "sample": lambda xo, n: posterior.sample(xo, n, generator=gen)[:, 0]}
 
 
@@ -283,13 +307,28 @@ def _fit_sbi(data: dict, seed: int, max_epochs: int) -> dict:
         max_num_epochs=max_epochs)
     train_s = time.perf_counter() - started
     posterior = trainer.build_posterior(estimator)
+    x_val = _tensor(data["x_val"])
     with torch.no_grad():
-        # sbi's flow density, without its (rejection-estimated) leakage normalisation.
-        nll = float(-estimator.log_prob(_tensor(data["theta_val"])[None],
-                                        condition=_tensor(data["x_val"])).mean())
+        log_q = estimator.log_prob(_tensor(data["theta_val"])[None], condition=x_val)[0]
+        # sbi's flow density normalised over the box by the in-box fraction of its draws,
+        # estimated as ours is (same number of draws per window).
+        nll = float(-(log_q - _sbi_log_in_box_mass(estimator, x_val, prior)).mean())
     return {"label": f"sbi {_sbi_version()} NPE (nflows NSF)", "train_s": train_s,
             "epochs": int(trainer.summary["epochs_trained"][-1]), "val_nll": nll,
+            "val_nll_flow": float(-log_q.mean()),
             "sample": lambda xo, n: posterior.sample((n,), x=xo, show_progress_bars=False)}
+
+
+def _sbi_log_in_box_mass(estimator, x: torch.Tensor, prior) -> torch.Tensor:
+    from cardiosbi.inference.npe_posterior import IN_BOX_DRAWS
+
+    torch.manual_seed(0)
+    counts = []
+    for block in x.split(max(1, 2**20 // IN_BOX_DRAWS)):
+        draws = estimator.sample((IN_BOX_DRAWS,), condition=block)
+        inside = ((draws > prior.base_dist.low) & (draws < prior.base_dist.high)).all(dim=-1)
+        counts.append(inside.sum(dim=0))
+    return torch.log(torch.cat(counts).clamp(min=0.5) / IN_BOX_DRAWS)
 
 
 def _score_moons(task, data: dict, fit: dict, n_ref: int, seed: int) -> dict:
@@ -304,7 +343,7 @@ def _score_moons(task, data: dict, fit: dict, n_ref: int, seed: int) -> dict:
         rates.append(n_ref / (time.perf_counter() - started))
         scores.append(c2st(reference, draws, seed=seed))
     return {"c2st": float(np.mean(scores)), "c2st_sd": float(np.std(scores)),
-            "c2st_per_obs": scores, "val_nll": fit["val_nll"],
+            "c2st_per_obs": scores, "val_nll": fit["val_nll"], "val_nll_flow": fit["val_nll_flow"],
             "samples_per_s": float(np.median(rates))}
 
 
@@ -318,12 +357,12 @@ def _moons_summary(rows: list[dict], args) -> list[dict]:
         summary.append({"seed": "all", "estimator": mine[0]["estimator"], "key": key,
                         "c2st": float(c2sts.mean()), "c2st_sd": float(c2sts.std()),
                         "val_nll": float(np.mean([r["val_nll"] for r in mine])),
+                        "val_nll_flow": float(np.mean([r["val_nll_flow"] for r in mine])),
                         "train_s": float(np.mean([r["train_s"] for r in mine])),
                         "epochs": float(np.mean([r["epochs"] for r in mine])),
                         "samples_per_s": float(np.mean([r["samples_per_s"] for r in mine]))})
     pairs = [(key, "sbi") for key in keys if key != "sbi" and "sbi" in keys]
-    if "ours-soft_box" in keys and "ours-box" in keys:
-        pairs.append(("ours-soft_box", "ours-box"))
+    pairs += [(key, "ours-box") for key in ("ours-soft_box", "ours-truncated") if key in keys and "ours-box" in keys]
     return summary + [_paired(rows, key, other) for key, other in pairs]
 
 
@@ -338,6 +377,7 @@ def _paired(rows: list[dict], key: str, other: str) -> dict:
         "c2st": float(diff.mean()), "c2st_sd": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
         "c2st_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
         "val_nll": float(np.mean([r["val_nll"] - base[r["seed"]]["val_nll"] for r in mine])),
+        "val_nll_flow": float(np.mean([r["val_nll_flow"] - base[r["seed"]]["val_nll_flow"] for r in mine])),
         "train_s": float(np.mean([r["train_s"] / base[r["seed"]]["train_s"] for r in mine])),
         "samples_per_s": float(np.mean([r["samples_per_s"] / base[r["seed"]]["samples_per_s"]
                                         for r in mine])),
@@ -460,6 +500,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 4000, 8000])
+    parser.add_argument("--epoch-caps", type=int, nargs="+", default=[],
+                        help="fhn: an epoch cap per --sizes entry (default: early stopping only)")
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--draws", type=int, default=1000, help="posterior draws per test case")
     parser.add_argument("--n-sims", type=int, default=10_000)

@@ -65,6 +65,7 @@ class RopePosterior(Posterior):
                                        else calibration_embeddings.float().cpu())
         self.cache_draws = int(cache_draws)
         self._cache: Tensor | None = None
+        self._log_masses: Tensor | None = None
 
     # --- weights ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -100,9 +101,7 @@ class RopePosterior(Posterior):
             pick = torch.randint(self.cache_draws, which.shape, generator=generator)
             return self.cached_draws()[which.T, pick.T]
         context = self.reference_embeddings[which.T.reshape(-1)].to(self.npe.device)
-        distribution = self.npe.flow_distribution(context)
-        z = torch.randn((n * batch, self.num_parameters), generator=generator).to(self.npe.device)
-        theta = self.npe.to_physical(distribution.transform.inv(z))
+        theta = self.npe.draw(context, 1, generator)
         return theta.reshape(n, batch, self.num_parameters).cpu()
 
     @torch.no_grad()
@@ -113,14 +112,19 @@ class RopePosterior(Posterior):
         return self._cache
 
     @torch.no_grad()
+    def reference_log_masses(self) -> Tensor:
+        """(n_s,) log in-box mass of each reference posterior (zeros for bijective theta maps)."""
+        if self._log_masses is None:
+            self._log_masses = self.npe.log_in_box_mass(self.reference_embeddings.to(self.npe.device)).cpu()
+        return self._log_masses
+
+    @torch.no_grad()
     def reference_draws(self, m: int) -> Tensor:
         """(n_s, m, k) seeded draws of each reference simulation's NPE posterior."""
         generator = torch.Generator().manual_seed(0)
         blocks = []
         for block in self.reference_embeddings.split(max(1, 2**18 // m)):
-            distribution = self.npe.flow_distribution(block.to(self.npe.device))
-            z = torch.randn((m, len(block), self.num_parameters), generator=generator)
-            theta = self.npe.to_physical(distribution.transform.inv(z.to(self.npe.device)))
+            theta = self.npe.draw(block.to(self.npe.device), m, generator)
             blocks.append(theta.transpose(0, 1).cpu())
         return torch.cat(blocks)
 
@@ -133,7 +137,8 @@ class RopePosterior(Posterior):
     @torch.no_grad()
     def mixture_log_prob(self, theta: Tensor, weights: Tensor, chunk: int = 2**16) -> Tensor:
         """log Σ_j weights_ij q(θ_i | h(x_s^j)) for given mixture weights (B, n_s)."""
-        log_weights = weights.log()
+        # Each component is normalised over the prior box (a no-op unless theta_map: truncated).
+        log_weights = weights.log() - self.reference_log_masses()[None, :]
         bijection = self.npe.bijection
         theta = torch.as_tensor(theta).to(self.npe.device, torch.float32)
         theta_std = bijection(theta)

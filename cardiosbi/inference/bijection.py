@@ -1,7 +1,7 @@
 """The bijection between physical parameters in a box [low, high] and standardised reals.
 
 Flows work on R^k (NSF splines act on [-B, B]), so a bounded parameter is first mapped to R,
-then z-scored with statistics of the training set. Two maps onto R (``theta_map``):
+then z-scored with statistics of the training set. Three choices (``theta_map``):
 
 - ``logit`` (default): logit of the position in the box. It bends the whole box: a posterior
   that is a fixed shape in physical units (the two-moons crescent) becomes a different shape at
@@ -10,6 +10,10 @@ then z-scored with statistics of the training set. Two maps onto R (``theta_map`
   y = sign(u) (1 - d + d log(d / (1 - |u|))) beyond: affine in the interior, slope 1 at the
   joint (C1), y -> +-inf at the bounds, so draws map back into the box without rejection and
   the density stays exact. ``d`` is :data:`SOFT_BOX_MARGIN`.
+- ``truncated``: no map, z-scoring only, as sbi does. Not a bijection onto the box: the flow
+  puts some mass outside it, so the posterior (:class:`~cardiosbi.inference.npe_posterior.NPEPosterior`)
+  rejects draws outside the box and divides the density by the in-box mass, estimated by Monte
+  Carlo per window. The flow then learns the posterior's shape in physical units everywhere.
 
 Unbounded dimensions (low = -inf and high = +inf) skip the map. The transform is a
 :class:`torch.distributions.Transform`, so the log-determinant that turns a density over the
@@ -26,7 +30,8 @@ from torch.distributions import Transform, constraints
 
 from cardiosbi.errors import ConfigError
 
-THETA_MAPS = ("logit", "soft_box")
+BIJECTIVE_MAPS = ("logit", "soft_box")
+THETA_MAPS = (*BIJECTIVE_MAPS, "truncated")
 
 # Where ``soft_box`` bends, in half-widths of the box: the outer 10 % of the box on each side.
 # Chosen on two moons against sbi (benchmarks/RESULTS.md (b): d = 0.05 / 0.1 / 0.2 / 0.3 gave
@@ -110,9 +115,18 @@ def _soft_box_log_slope(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
     return torch.where(gap >= d, torch.zeros_like(gap), tail) - torch.log(half)
 
 
+def _identity(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    return theta
+
+
+def _zero_log_slope(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    return torch.zeros_like(theta)
+
+
 _MAPS = {
     "logit": (_logit_forward, _logit_inverse, _logit_log_slope),
     "soft_box": (_soft_box_forward, _soft_box_inverse, _soft_box_log_slope),
+    "truncated": (_identity, _identity, _zero_log_slope),
 }
 
 
@@ -120,7 +134,8 @@ class BoxToStandard(Transform):
     """Physical theta in [low, high]^k -> ``theta_map`` onto R -> (y - mean) / std.
 
     ``event_dim = 1``. Values outside the box map to finite values (clamped near the bound) but
-    have log-determinant -inf (zero density); standardised values map back into the closed box.
+    have log-determinant -inf (zero density). Standardised values map back into the closed box,
+    except with the ``truncated`` map (``truncates`` is then true where any dimension is bounded).
     """
 
     domain = constraints.real_vector
@@ -136,6 +151,7 @@ class BoxToStandard(Transform):
         self.low, self.high, self.mean, self.std = low, high, mean, std
         self.theta_map = theta_map
         self.bounded = torch.isfinite(low) & torch.isfinite(high)
+        self.truncates = theta_map == "truncated" and bool(self.bounded.any())
         self._forward, self._backward, self._log_slope = _MAPS[theta_map]
 
     def __eq__(self, other: object) -> bool:

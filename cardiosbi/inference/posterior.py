@@ -174,6 +174,8 @@ class Posterior(ABC):
         threshold = self.reject_width90.numpy()[None, :]
         with np.errstate(invalid="ignore"):
             too_wide = np.where(np.isnan(threshold), False, width90[:, :base] > threshold)
+        # NaN draws: a window the posterior could not sample (see NPEPosterior's truncation).
+        too_wide |= np.isnan(width90[:, :base])
         inputs = [[self.parameter_names.index(name) for name in d.inputs] for d in extra]
         too_wide = np.concatenate([too_wide, *(too_wide[:, i].any(axis=1, keepdims=True)
                                                for i in inputs)], axis=1)

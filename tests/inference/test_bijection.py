@@ -1,5 +1,6 @@
-"""The box-to-R bijection (every theta map): invertible, correct log-determinant, safe at the
-bounds, and a density pushed through it integrates to 1 over the box."""
+"""The box-to-R transform of every theta map: invertible, correct log-determinant, safe at the
+bounds; for the bijective maps a density pushed through it integrates to 1 over the box, for
+``truncated`` to the base mass inside the box (the posterior renormalises it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import pytest
 import torch
 
 from cardiosbi.errors import ConfigError
-from cardiosbi.inference.bijection import SOFT_BOX_MARGIN, THETA_MAPS, BoxToStandard, check_bounds
+from cardiosbi.inference.bijection import (
+    BIJECTIVE_MAPS,
+    SOFT_BOX_MARGIN,
+    THETA_MAPS,
+    BoxToStandard,
+    check_bounds,
+)
 from cardiosbi.inference.estimators import EstimatorConfig, build_estimator
 
 LOW = torch.tensor([40.0, -math.inf, 0.5], dtype=torch.float64)
@@ -93,9 +100,10 @@ def test_values_at_and_beyond_the_bounds(theta_map):
     ladj = t.log_abs_det_jacobian(theta, z)
     assert ladj[0] == -math.inf and ladj[2] == -math.inf  # on / outside the box: zero density
     assert math.isfinite(float(ladj[1]))
-    # Extreme standardised values map back inside the closed box.
+    # Extreme standardised values map back inside the closed box (truncated: they do not).
     back = t.inv(torch.tensor([[-60.0, 0.0, 60.0]], dtype=torch.float64))
-    assert LOW[0] <= back[0, 0] <= HIGH[0] and LOW[2] <= back[0, 2] <= HIGH[2]
+    inside = LOW[0] <= back[0, 0] <= HIGH[0] and LOW[2] <= back[0, 2] <= HIGH[2]
+    assert inside != t.truncates
 
 
 @pytest.mark.parametrize("theta_map", THETA_MAPS)
@@ -105,7 +113,7 @@ def test_float32_near_the_bound_stays_finite(theta_map):
     assert z.dtype == torch.float32 and torch.isfinite(z).all()
 
 
-@pytest.mark.parametrize("theta_map", THETA_MAPS)
+@pytest.mark.parametrize("theta_map", BIJECTIVE_MAPS)
 def test_draws_of_any_standardised_value_land_in_the_box(seed, theta_map):
     t = _transform(theta_map)
     z = 30 * torch.randn(100_000, 3, generator=torch.Generator().manual_seed(seed))
@@ -125,7 +133,7 @@ def _log_grid(low: float, high: float, n: int) -> torch.Tensor:
     return torch.cat([low + steps, uniform, (high - steps).flip(0)]).unique()
 
 
-@pytest.mark.parametrize("theta_map", THETA_MAPS)
+@pytest.mark.parametrize("theta_map", BIJECTIVE_MAPS)
 def test_pushed_density_integrates_to_one_over_the_box_1d(theta_map):
     low, high = 40.0, 200.0
     t = BoxToStandard(torch.tensor([low]), torch.tensor([high]), torch.tensor([0.2], dtype=torch.float64),
@@ -138,7 +146,7 @@ def test_pushed_density_integrates_to_one_over_the_box_1d(theta_map):
     assert float(torch.trapezoid(density, grid[:, 0])) == pytest.approx(1.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("theta_map", THETA_MAPS)
+@pytest.mark.parametrize("theta_map", BIJECTIVE_MAPS)
 def test_flow_density_integrates_to_one_over_the_box_2d(theta_map):
     torch.manual_seed(1)
     # A random (not identity-started) coupling NSF conditioned on a fixed context.
@@ -154,6 +162,28 @@ def test_flow_density_integrates_to_one_over_the_box_2d(theta_map):
     density = (log_q + t.log_abs_det_jacobian(theta, z)).exp().reshape(len(g0), len(g1))
     integral = torch.trapezoid(torch.trapezoid(density, g1, dim=1), g0)
     assert float(integral) == pytest.approx(1.0, abs=5e-3)
+
+
+def test_truncated_density_integrates_to_the_base_mass_inside_the_box():
+    # Identity map + z-scoring: the pushed Normal(m, s) density over the box integrates to
+    # Phi((high - m') / s') - Phi((low - m') / s') in physical units, not to 1.
+    low, high, mean, std = 40.0, 200.0, 150.0, 30.0
+    t = BoxToStandard(torch.tensor([low]), torch.tensor([high]), torch.tensor([mean], dtype=torch.float64),
+                      torch.tensor([std], dtype=torch.float64), "truncated")
+    assert t.truncates
+    base = torch.distributions.Normal(0.5, 1.2)
+    grid = torch.linspace(low, high, 20_001, dtype=torch.float64)[1:-1, None]
+    z = t(grid)
+    density = (base.log_prob(z[:, 0]) + t.log_abs_det_jacobian(grid, z)).exp()
+    expected = base.cdf(torch.tensor((high - mean) / std)) - base.cdf(torch.tensor((low - mean) / std))
+    assert float(torch.trapezoid(density, grid[:, 0])) == pytest.approx(float(expected), abs=1e-4)
+    assert 0.5 < float(expected) < 0.95  # real leakage beyond the upper bound
+
+
+def test_truncated_map_does_not_truncate_unbounded_parameters():
+    t = BoxToStandard(torch.tensor([-math.inf]), torch.tensor([math.inf]), torch.zeros(1), torch.ones(1),
+                      "truncated")
+    assert not t.truncates
 
 
 @pytest.mark.parametrize(("low", "high"), [([0.0], [math.inf]), ([1.0], [1.0]), ([2.0], [1.0])])

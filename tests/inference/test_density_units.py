@@ -1,7 +1,8 @@
 """log_prob is a density in physical units: it integrates to 1 over the prior box.
 
-A wrong sign or a missing term in the bijection's log-determinant, or in the FMPE
-change-of-variables integral, moves this integral far from 1.
+A wrong sign or a missing term in the bijection's log-determinant, in the FMPE
+change-of-variables integral, or in the truncated map's in-box normalisation, moves this
+integral far from 1.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def _train(kind: str, model: dict | None = None):
 
 
 @pytest.mark.parametrize(("kind", "model"), [
-    ("nsf", None), ("nsf", {"estimator": {"theta_map": "soft_box"}}), ("fmpe", None),
+    ("nsf", None), ("nsf", {"estimator": {"theta_map": "soft_box"}}),
+    ("nsf", {"estimator": {"theta_map": "truncated"}}), ("fmpe", None),
     ("maf", {"ensemble_size": 2}),
 ])
 def test_density_integrates_to_one_over_the_box(kind, model):
@@ -38,13 +40,17 @@ def test_density_integrates_to_one_over_the_box(kind, model):
     near = (HIGH - LOW) * torch.logspace(-7, -2, 400, dtype=torch.float64)
     uniform = torch.linspace(LOW, HIGH, 4001, dtype=torch.float64)[1:-1]
     grid = torch.cat([LOW + near, uniform, HIGH - near]).float().unique()[:, None]
+    # The truncated density is normalised by a Monte Carlo in-box mass (4,096 draws: relative
+    # standard error <= 0.4 % where >= 95 % of the mass is inside); the others are exact.
+    truncated = (model or {}).get("estimator", {}).get("theta_map") == "truncated"
+    tolerance = 0.015 if truncated else 0.005
     for x_obs in (-1.0, 0.0, 1.5):
         x = torch.full((len(grid), 1), x_obs)
         with torch.no_grad():
             density = posterior.log_prob(grid, x).double().exp()
         assert torch.isfinite(density).all()
         integral = torch.trapezoid(density, grid[:, 0].double())
-        assert float(integral) == pytest.approx(1.0, abs=0.005), f"x={x_obs}"
+        assert float(integral) == pytest.approx(1.0, abs=tolerance), f"x={x_obs}"
     assert posterior.units == ["ms"], "units come from the registry for known names"
 
 
