@@ -43,10 +43,17 @@ def _machine() -> str:
 
 
 def _write(out: Path, name: str, rows: list[dict], table: str, meta: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    _write_json(out / f"{name}.json", {"meta": meta, "rows": rows})
     (out / f"{name}.md").write_text(table + "\n")
     print(table)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    """Atomic: a killed run leaves the previous file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(payload, indent=2))
+    partial.replace(path)
 
 
 def _markdown(rows: list[dict], columns: list[str]) -> str:
@@ -87,13 +94,20 @@ def _fhn_data(n: int, noisy: bool, rng: np.random.Generator, infer_noise: bool =
     return keep, x[:, None, :]
 
 
-def _npe_config(epochs: int, seed: int) -> NPEConfig:
+def _npe_config(epochs: int, seed: int, ensemble: int = 1) -> NPEConfig:
     return NPEConfig.from_dict({
-        "model": {"embedding": {"kind": "resnet1d", "channels": [16, 32, 32], "features": 32}},
+        "model": {"embedding": {"kind": "resnet1d", "channels": [16, 32, 32], "features": 32},
+                  "ensemble_size": ensemble},
         "trainer": {"max_epochs": epochs, "patience": 10, "batch_size": 64,
                     "accelerator": "cpu", "reject_calibration_rows": 200},
         "seed": seed,
     })
+
+
+def _epochs(posterior) -> int:
+    """Epochs trained (summed over the members of an ensemble)."""
+    members = getattr(posterior, "members", [posterior])
+    return sum(m.training["epochs"] for m in members)
 
 
 def _score_npe(posterior, theta, x, n_draws: int, seed: int) -> dict:
@@ -113,8 +127,11 @@ def run_fhn(args) -> None:
     tests = {cond: _fhn_data(n_test, cond == "noisy", rng) for cond in ("clean", "noisy")}
     low, high = fhn.prior_bounds(noisy=False)
     rows: list[dict] = []
-    for train_cond in ("clean", "noisy"):
-        pool = _fhn_data(max(sizes), train_cond == "noisy", rng)
+    # Both pools are always drawn, in this order, so a run over one condition trains on the same
+    # data as the full study.
+    pools = {cond: _fhn_data(max(sizes), cond == "noisy", rng) for cond in ("clean", "noisy")}
+    for train_cond in args.train_conditions:
+        pool = pools[train_cond]
         for size in sizes:
             theta, x = pool[0][:size], pool[1][:size]
             epochs = _fhn_epochs(args, size)
@@ -124,7 +141,7 @@ def run_fhn(args) -> None:
             cnn_time = time.perf_counter() - started
             started = time.perf_counter()
             npe = train_npe(_tensor(theta), _tensor(x), list(fhn.PARAMETERS), _tensor(low),
-                            _tensor(high), _npe_config(epochs, args.seed))
+                            _tensor(high), _npe_config(epochs, args.seed, args.npe_ensemble))
             npe_time = time.perf_counter() - started
             for test_cond, (theta_t, x_t) in tests.items():
                 cnn_m = point_metrics(cnn.predict(_tensor(x_t)).numpy(), theta_t)
@@ -137,7 +154,7 @@ def run_fhn(args) -> None:
                     "npe_r2": float(np.mean(npe_m["r2"])),
                     "npe_cov90": float(np.mean(npe_m["coverage90"])),
                     "npe_calib_err": float(np.mean(npe_m["calib_error"])),
-                    "cnn_epochs": cnn.training["epochs"], "npe_epochs": npe.training["epochs"],
+                    "cnn_epochs": cnn.training["epochs"], "npe_epochs": _epochs(npe),
                     "cnn_s": round(cnn_time, 1), "npe_s": round(npe_time, 1),
                     "per_param": {"cnn": {k: np.asarray(v).tolist() for k, v in cnn_m.items()},
                                   "npe": {k: np.asarray(v).tolist() for k, v in npe_m.items()}},
@@ -145,11 +162,13 @@ def run_fhn(args) -> None:
                 print({k: v for k, v in rows[-1].items() if k != "per_param"}, flush=True)
             if size == max(sizes) and train_cond == "clean":
                 npe.save(Path(args.out) / "fhn_npe_clean.pt")
-    rows += _fhn_noise_inference(args, rng, max(sizes), n_test)
+    if not args.skip_joint:
+        rows += _fhn_noise_inference(args, rng, max(sizes), n_test)
     columns = ["train", "test", "n_train", "cnn_mre", "cnn_r2", "npe_mre", "npe_r2", "npe_cov90",
                "npe_calib_err", "cnn_epochs", "npe_epochs", "cnn_s", "npe_s"]
     _write(Path(args.out), "npe_fhn", rows, _markdown(rows, columns),
-           {"machine": _machine(), "n_test": n_test, "draws": args.draws, "seed": args.seed})
+           {"machine": _machine(), "n_test": n_test, "draws": args.draws, "seed": args.seed,
+            "npe_ensemble": args.npe_ensemble})
 
 
 def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
@@ -165,7 +184,7 @@ def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
     cnn_time = time.perf_counter() - started
     started = time.perf_counter()
     npe = train_npe(_tensor(theta), _tensor(x), names, _tensor(low), _tensor(high),
-                    _npe_config(epochs, args.seed))
+                    _npe_config(epochs, args.seed, args.npe_ensemble))
     npe_time = time.perf_counter() - started
     cnn_m = point_metrics(cnn.predict(_tensor(x_t)).numpy(), theta_t)
     npe_m = _score_npe(npe, theta_t, x_t, args.draws, args.seed)
@@ -177,7 +196,7 @@ def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
             "cnn_mre": float(cnn_m["median_rel_error"][j]), "cnn_r2": float(cnn_m["r2"][j]),
             "npe_mre": float(npe_m["median_rel_error"][j]), "npe_r2": float(npe_m["r2"][j]),
             "npe_cov90": float(npe_m["coverage90"][j]), "npe_calib_err": float(npe_m["calib_error"][j]),
-            "cnn_epochs": cnn.training["epochs"], "npe_epochs": npe.training["epochs"],
+            "cnn_epochs": cnn.training["epochs"], "npe_epochs": _epochs(npe),
             "cnn_s": round(cnn_time, 1), "npe_s": round(npe_time, 1),
         })
         print(rows[-1], flush=True)
@@ -204,12 +223,13 @@ def run_moons(args) -> None:
     n_ref = 500 if args.quick else args.n_ref
     max_epochs = 5 if args.quick else 10_000
     rows: list[dict] = []
-    fitted = {f"ours-{m}" for m in args.theta_maps} | (set() if args.skip_sbi else {"sbi"})
+    fitted = {_ours_key(m, args.recipe) for m in args.theta_maps} | (set() if args.skip_sbi else {"sbi"})
     reused = _reused_rows(args.reuse, {"n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref},
                           args.seeds, fitted)
     for seed in args.seeds:
         data = _moons_data(task, seed, n_sims, args.n_obs)
-        fits = {f"ours-{m}": _fit_ours(data, m, seed, max_epochs, args.legacy_flow) for m in args.theta_maps}
+        fits = {_ours_key(m, args.recipe): _fit_ours(data, m, seed, max_epochs, args.legacy_flow, args.recipe)
+                for m in args.theta_maps}
         if not args.skip_sbi:
             fits["sbi"] = _fit_sbi(data, seed, max_epochs)
         scores = {name: _score_moons(task, data, fit, n_ref, seed) for name, fit in fits.items()}
@@ -218,13 +238,19 @@ def run_moons(args) -> None:
                          "train_s": fit["train_s"], "epochs": fit["epochs"]})
             print({k: v for k, v in rows[-1].items() if k != "c2st_per_obs"}, flush=True)
         rows += [r for r in reused if r["seed"] == seed]
+        # Every finished seed is on disk (per-observation C2ST included) before the next starts.
+        _write_json(Path(args.out) / "npe_moons.seeds.json", {"meta": {"seeds_done": seed}, "rows": rows})
     rows += _moons_summary(rows, args)
     columns = ["seed", "estimator", "c2st", "c2st_sd", "val_nll", "val_nll_flow", "train_s", "epochs",
                "samples_per_s"]
     _write(Path(args.out), "npe_moons", rows, _markdown(rows, columns),
            {"machine": _machine(), "n_sims": n_sims, "n_obs": args.n_obs, "n_ref": n_ref,
-            "seeds": args.seeds, "legacy_flow": args.legacy_flow, "reused_from": args.reuse,
+            "seeds": args.seeds, "legacy_flow": args.legacy_flow, "recipe": args.recipe, "reused_from": args.reuse,
             "note": "paired rows: ours minus sbi per observation (C2ST) / per seed (NLL, time ratio)"})
+
+
+def _ours_key(theta_map: str, recipe: str) -> str:
+    return f"ours-{theta_map}" if recipe == "sbi" else f"ours-{theta_map}-{recipe}"
 
 
 def _reused_rows(paths: list[str], meta: dict, seeds: list[int], fitted: set[str]) -> list[dict]:
@@ -237,9 +263,9 @@ def _reused_rows(paths: list[str], meta: dict, seeds: list[int], fitted: set[str
         mismatch = {k: (old["meta"].get(k), v) for k, v in meta.items() if old["meta"].get(k) != v}
         if mismatch:
             raise SystemExit(f"--reuse {path}: different sizes (old, now): {mismatch}")
-        taken = {r["key"] for r in rows} | fitted
+        taken = {(r["key"], r["seed"]) for r in rows}
         rows += [{**_with_flow_nll(r), "reused": path} for r in old["rows"]
-                 if r["seed"] in seeds and r["key"] not in taken]
+                 if r["seed"] in seeds and r["key"] not in fitted and (r["key"], r["seed"]) not in taken]
     return rows
 
 
@@ -263,9 +289,20 @@ def _moons_data(task, seed: int, n_sims: int, n_obs: int) -> dict:
     return data
 
 
-def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flow: bool) -> dict:
-    """Our zuko NSF at sbi's sizes and training settings; the flow architecture is the library
-    default (or, with ``legacy_flow``, the one before the residual/LU defaults)."""
+# Training recipes for ours: "sbi" = sbi's settings (batch 200, lr 5e-4 constant, patience 20,
+# 10 % validation, grad-clip 5); "default" = our TrainerConfig defaults (batch 256, lr 1e-3 halved
+# on validation plateaus, patience 20, 10 % validation, grad-clip 5).
+MOONS_RECIPES = {
+    "sbi": {"batch_size": 200, "learning_rate": 5e-4, "patience": 20, "val_fraction": 0.1,
+            "lr_schedule": "none", "gradient_clip": 5.0},
+    "default": {},
+}
+
+
+def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flow: bool,
+              recipe: str) -> dict:
+    """Our zuko NSF at sbi's sizes, trained with ``recipe``; the flow architecture is the
+    library default (or, with ``legacy_flow``, the one before the residual/LU defaults)."""
     from cardiosbi.inference.estimators import LEGACY_FLOW
 
     bound, name = MOONS_THETA_MAPS[theta_map]
@@ -273,9 +310,8 @@ def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flo
                  **(LEGACY_FLOW if legacy_flow else {}), "theta_map": name}
     config = NPEConfig.from_dict({
         "model": {"estimator": estimator},
-        "trainer": {"batch_size": 200, "learning_rate": 5e-4, "patience": 20, "val_fraction": 0.1,
-                    "lr_schedule": "none", "gradient_clip": 5.0, "max_epochs": max_epochs,
-                    "accelerator": "cpu", "reject_calibration_rows": 200},
+        "trainer": {**MOONS_RECIPES[recipe], "max_epochs": max_epochs, "accelerator": "cpu",
+                    "reject_calibration_rows": 200},
         "seed": seed,
     })
     torch.manual_seed(seed)
@@ -289,7 +325,8 @@ def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flo
         nll = float(-posterior.log_prob(theta_val, x_val).mean())
         nll_flow = float(-posterior.log_prob_given(theta_val, posterior.embed(x_val)).mean())
     flow = "legacy flow" if legacy_flow else "default flow"
-    return {"label": f"cardiosbi NPE (zuko NSF, {flow}, θ {theta_map})", "train_s": train_s,
+    trained = "" if recipe == "sbi" else f", {recipe} training"
+    return {"label": f"cardiosbi NPE (zuko NSF, {flow}, θ {theta_map}{trained})", "train_s": train_s,
             "epochs": posterior.training["epochs"], "val_nll": nll, "val_nll_flow": nll_flow,
             "sample": lambda xo, n: posterior.sample(xo, n, generator=gen)[:, 0]}
 
@@ -362,8 +399,10 @@ def _moons_summary(rows: list[dict], args) -> list[dict]:
                         "epochs": float(np.mean([r["epochs"] for r in mine])),
                         "samples_per_s": float(np.mean([r["samples_per_s"] for r in mine]))})
     pairs = [(key, "sbi") for key in keys if key != "sbi" and "sbi" in keys]
-    pairs += [(key, "ours-box") for key in ("ours-soft_box", "ours-truncated") if key in keys and "ours-box" in keys]
-    return summary + [_paired(rows, key, other) for key, other in pairs]
+    pairs += [(key, "ours-box") for key in keys if key.startswith("ours-") and key != "ours-box"
+              and "ours-box" in keys]
+    seeds = {key: {r["seed"] for r in rows if r["key"] == key} for key in keys}
+    return summary + [_paired(rows, key, other) for key, other in pairs if seeds[key] & seeds[other]]
 
 
 def _paired(rows: list[dict], key: str, other: str) -> dict:
@@ -502,6 +541,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 4000, 8000])
     parser.add_argument("--epoch-caps", type=int, nargs="+", default=[],
                         help="fhn: an epoch cap per --sizes entry (default: early stopping only)")
+    parser.add_argument("--train-conditions", nargs="+", choices=["clean", "noisy"], default=["clean", "noisy"],
+                        help="fhn: training data conditions (each is tested on clean and noisy data)")
+    parser.add_argument("--npe-ensemble", type=int, default=1, help="fhn: NPE as an ensemble of K fits")
+    parser.add_argument("--skip-joint", action="store_true",
+                        help="fhn: skip the noisy fit that infers (θ0, θ1, σ, ρ) jointly")
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--draws", type=int, default=1000, help="posterior draws per test case")
     parser.add_argument("--n-sims", type=int, default=10_000)
@@ -509,13 +553,15 @@ def main() -> None:
     parser.add_argument("--n-ref", type=int, default=5000, help="reference/posterior samples for C2ST")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="moons: simulation/training seeds (one full comparison each)")
-    parser.add_argument("--theta-maps", nargs="+", choices=list(MOONS_THETA_MAPS), default=["box"],
+    parser.add_argument("--theta-maps", nargs="*", choices=list(MOONS_THETA_MAPS), default=["box"],
                         help="moons: θ maps for ours (box: logit onto the prior box; soft_box: "
                              "affine inside the box, logarithmic near its bounds; unbounded: "
                              "z-scoring only, like sbi)")
     parser.add_argument("--reuse", nargs="*", default=[], metavar="JSON",
                         help="moons: npe_moons.json of earlier runs with the same sizes; their "
                              "per-seed rows of estimators not fitted now join the comparison")
+    parser.add_argument("--recipe", choices=list(MOONS_RECIPES), default="sbi",
+                        help="moons: train ours with sbi's settings or with our trainer defaults")
     parser.add_argument("--legacy-flow", action="store_true",
                         help="moons: ours with the flow architecture before the residual/LU defaults")
     parser.add_argument("--skip-sbi", action="store_true", help="moons: train and score ours only")

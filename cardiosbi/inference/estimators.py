@@ -47,12 +47,15 @@ class EstimatorConfig:
     prior box puts ~1 % of standardised draws beyond 3 (logistic tails), where a spline would
     be the identity.
 
-    ``theta_map``: how a bounded parameter is mapped onto R before z-scoring
+    ``theta_map``: how a bounded parameter reaches R before z-scoring
     (:mod:`cardiosbi.inference.bijection`): logit (default) or soft_box (affine in the interior
-    of the prior box, logarithmic only near the bounds). On two moons against sbi soft_box ties
-    with the logit over 4 seeds and loses on the 2 seeds not used to choose its margin
-    (benchmarks/RESULTS.md (b)), so the default stays logit. Posterior files written before
-    these keys existed load with :data:`LEGACY_FLOW` (the network they were trained with).
+    of the prior box, logarithmic only near the bounds), both bijections with an exact density;
+    or truncated (z-scoring only, as sbi: out-of-box draws are rejected and the density is
+    renormalised by a Monte Carlo in-box mass, which makes ``log_prob`` cost 4,096 draws per
+    window). On two moons against sbi (benchmarks/RESULTS.md (b)), with our trainer defaults,
+    logit and truncated both beat sbi on C2ST and NLL on 4 of 4 seeds; truncated has the better
+    NLL but the costly log_prob, so logit stays the default. Posterior files written before these keys existed load with
+    :data:`LEGACY_FLOW` (the network they were trained with).
     """
 
     kind: str = "nsf"
