@@ -54,8 +54,8 @@ class EstimatorConfig:
     renormalised by a Monte Carlo in-box mass, which makes ``log_prob`` cost 4,096 draws per
     window). On two moons against sbi (benchmarks/RESULTS.md (b)), with our trainer defaults,
     logit and truncated both beat sbi on C2ST and NLL on 4 of 4 seeds; truncated has the better
-    NLL but the costly log_prob, so logit stays the default. Posterior files written before these keys existed load with
-    :data:`LEGACY_FLOW` (the network they were trained with).
+    NLL but the costly log_prob, so logit stays the default. Posterior files written before
+    these keys existed load with :data:`LEGACY_FLOW` (the network they were trained with).
     """
 
     kind: str = "nsf"
