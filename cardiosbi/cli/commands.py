@@ -74,6 +74,19 @@ COMMANDS: dict[str, Command] = {
             options=(_OUT, Option("--posterior", "posterior", "posterior file")), issue=8,
         ),
         Command(
+            "train-hybrid", "train the hybrid PPG model (CVAE PPG->APW + APW posterior)",
+            "Cut and screen paired PPG/arterial-pressure windows from real recordings (the same "
+            "window and quality code as `infer`; every window's reason in pairs.csv), train a "
+            "conditional VAE from PPG to arterial pressure on them, and compose it with an APW "
+            "posterior into one posterior file. A re-run into the same folder resumes.",
+            "train_hybrid", "cardiosbi.hybrid.cli:train",
+            positionals=(("records...", "records", "folders, globs or list files of recordings "
+                          "with PPG and ABP"),),
+            options=(_OUT, _DEVICE, Option("--apw-posterior", "apw_posterior",
+                                           "APW posterior to compose with (apw or a file)")),
+            issue=15,
+        ),
+        Command(
             "evaluate", "evaluate a posterior on held-out simulations",
             "Coverage, SBC, TARP, calibration error and accuracy of a posterior on a test split.",
             "evaluate", "cardiosbi.diagnostics.cli:evaluate", options=(_OUT,), issue=5,

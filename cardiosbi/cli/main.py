@@ -83,7 +83,10 @@ def _add_command(sub, command: Command) -> None:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     for name, _key, help_text in command.positionals:
-        p.add_argument(name, help=help_text)
+        if name.endswith("..."):  # one or more values, passed on as a list
+            p.add_argument(name, nargs="+", metavar=name[:-3].upper(), help=help_text)
+        else:
+            p.add_argument(name, help=help_text)
     for option in command.options:
         if option.switch:
             p.add_argument(option.flag, dest=option.key, action="store_const", const="true",
@@ -96,7 +99,17 @@ def _add_command(sub, command: Command) -> None:
 def _overrides(command: Command, args: argparse.Namespace) -> list[str]:
     overrides = []
     for name, key, _help in command.positionals:
-        overrides.append(f"{key}={_quote(getattr(args, name))}")
+        value = getattr(args, name)
+        if isinstance(value, list):
+            # argparse hands `key=value` overrides that follow the last source to this list
+            moved = [v for v in value if _OVERRIDE.match(v)]
+            args.overrides = [*moved, *args.overrides]
+            sources = [v for v in value if not _OVERRIDE.match(v)]
+            if not sources:
+                raise ConfigError(f"{name[:-3]}: give at least one source before the overrides")
+            overrides.append(f"{key}=[{','.join(_quote(v) for v in sources)}]")
+        else:
+            overrides.append(f"{key}={_quote(value)}")
     for option in command.options:
         value = getattr(args, option.key)
         if value is not None:
@@ -105,6 +118,9 @@ def _overrides(command: Command, args: argparse.Namespace) -> list[str]:
         if "=" not in item:
             raise ConfigError(f"expected key=value override, got {item!r}")
     return overrides + list(args.overrides)
+
+
+_OVERRIDE = re.compile(r"^[+~]?[A-Za-z_][\w.]*=")
 
 
 def _quote(value: str) -> str:

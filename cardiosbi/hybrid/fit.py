@@ -1,0 +1,171 @@
+"""From recordings to a saved hybrid posterior: cut pairs, (pre-)train the CVAE, compose, save.
+
+``train_hybrid`` is the library face of ``cardiosbi train-hybrid``; every stage writes into
+the output folder so that a killed run resumes (pairs per record, CVAE checkpoints per epoch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cardiosbi.datasets.reader import SimulatedStore
+from cardiosbi.default_models import file_sha256, posterior_path
+from cardiosbi.hybrid.model import CVAEConfig
+from cardiosbi.hybrid.pairs import (
+    PairsConfig,
+    PairSet,
+    check_enough,
+    cut_pairs,
+    load_pairs,
+    pair_window_config,
+    rejection_counts,
+    write_pairs_table,
+)
+from cardiosbi.hybrid.posterior import HybridPosterior, payload_sha256
+from cardiosbi.hybrid.training import HybridTrainerConfig, fit_cvae, split_records
+from cardiosbi.inference import Posterior, load_posterior
+from cardiosbi.inference.serialization import posterior_payload
+from cardiosbi.signals.normalize import normalize_window
+from cardiosbi.utils.rundir import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainConfig:
+    """Optional pre-training on simulated pairs (a ``cardiosbi simulate`` store)."""
+
+    store: str | None = None          # path of a Zarr store with both channels below
+    ppg_channel: str = "digital/PPG"
+    apw_channel: str = "radial/P"     # in mmHg, as the APW posterior reads it
+    max_epochs: int = 30
+
+
+@dataclass
+class HybridPosteriorConfig:
+    n_apw: int = 8                    # pressure draws per window (mixture components M)
+    reject_quantile: float = 0.95     # of 90 % widths on the validation records' windows
+    reject_windows: int = 512
+    reject_draws: int = 256
+
+
+@dataclass
+class TrainHybridConfig:
+    """``cardiosbi train-hybrid`` (``cardiosbi/conf/train_hybrid.yaml``)."""
+
+    records: list[str] = field(default_factory=list)
+    out: str = "runs/hybrid"
+    apw_posterior: str = "apw"
+    seed: int = 0
+    device: str = "auto"
+    fs: float | None = None
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    model: CVAEConfig = field(default_factory=CVAEConfig)
+    trainer: HybridTrainerConfig = field(default_factory=HybridTrainerConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    posterior: HybridPosteriorConfig = field(default_factory=HybridPosteriorConfig)
+
+
+def gather_pairs(records: list[str], out: Path, apw: Posterior, config: TrainHybridConfig,
+                 hop_s: float | None = None) -> tuple[PairSet, dict]:
+    """Cut and screen the pairs of every source into ``out/pairs``; write ``pairs.csv``."""
+    spec = apw.input_spec
+    window = pair_window_config(float(spec["sampling_rate"]), float(spec["window_s"]),
+                                config.pairs, hop_s)
+    summaries = [cut_pairs(source, out / "pairs" / f"source{i}", window, config.pairs.workers,
+                           config.fs).assign(source_index=i) for i, source in enumerate(records)]
+    sets, tables = [], []
+    for i, summary in enumerate(summaries):
+        pairs, table = load_pairs(out / "pairs" / f"source{i}", summary)
+        sets.append(pairs)
+        tables.append(table)
+    pairs = _concat([s for s in sets if len(s)])
+    table = pd.concat(tables, ignore_index=True)
+    write_pairs_table(table, out / "pairs.csv")
+    counts = {"records": int(sum(len(s) for s in summaries)),
+              "records_failed": int(sum((s["status"] != "ok").sum() for s in summaries)),
+              "records_with_pairs": int(len(set(pairs.records))) if len(pairs) else 0,
+              "windows": int((~table["reason"].astype(str).eq("record_failed")).sum()),
+              "pairs": len(pairs), "rejections": rejection_counts(table)}
+    check_enough(pairs, table, config.pairs)
+    return pairs, counts
+
+
+def _concat(sets: list[PairSet]) -> PairSet:
+    if not sets:
+        return PairSet(np.empty((0, 0), np.float32), np.empty((0, 0), np.float32),
+                       pd.DataFrame(columns=["record"]))
+    return PairSet(np.concatenate([s.ppg for s in sets]), np.concatenate([s.apw for s in sets]),
+                   pd.concat([s.table for s in sets], ignore_index=True))
+
+
+def simulated_pairs(config: PretrainConfig) -> PairSet:
+    """Pairs from a simulated store: PPG z-scored per window, pressure as stored (mmHg)."""
+    store = SimulatedStore(config.store, channels=[config.ppg_channel, config.apw_channel])
+    rows = np.flatnonzero(store.usable)
+    _, x = store.read(0, store.layout.n)
+    x = x[rows]
+    table = pd.DataFrame({"record": [f"sim{r}" for r in rows], "start_s": 0.0})
+    return PairSet(normalize_window(x[:, 0]).astype(np.float32), x[:, 1].astype(np.float32), table)
+
+
+def build_hybrid(pairs: PairSet, apw: Posterior, config: TrainHybridConfig,
+                 checkpoint_dir: Path | None = None) -> HybridPosterior:
+    """Pre-train (optional), train on real pairs, compose with ``apw``, calibrate the reject flag."""
+    initial, pretrained = None, None
+    if config.pretrain.store:
+        simulated = simulated_pairs(config.pretrain)
+        settings = dataclasses.replace(config.trainer, max_epochs=config.pretrain.max_epochs)
+        initial, pretrained = fit_cvae(simulated, config.model, settings, config.seed,
+                                       checkpoint_dir / "pretrain" if checkpoint_dir else None)
+    held = split_records(pairs.records, config.trainer.val_records, config.seed)
+    cvae, summary = fit_cvae(pairs.subset(~held), config.model, config.trainer, config.seed,
+                             checkpoint_dir / "real" if checkpoint_dir else None, initial,
+                             validation=pairs.subset(held))
+    summary["pretrain"] = pretrained
+    payload = posterior_payload(apw)
+    hybrid = HybridPosterior(cvae, apw, config.posterior.n_apw, training=summary,
+                             apw_sha256=payload_sha256(payload))
+    hybrid.reject_width90 = reject_threshold(hybrid, pairs.subset(held), config)
+    return hybrid
+
+
+@torch.no_grad()
+def reject_threshold(hybrid: HybridPosterior, validation: PairSet,
+                     config: TrainHybridConfig) -> torch.Tensor:
+    """Per biomarker: the ``reject_quantile`` of 90 % widths on held-out records' windows, so
+    the flag marks windows less informative than the hybrid usually is on real PPG (not the
+    APW model's simulation-based thresholds, which a PPG-based posterior would always fail)."""
+    settings = config.posterior
+    rng = np.random.default_rng(config.seed)
+    rows = rng.permutation(len(validation))[: settings.reject_windows]
+    x = torch.from_numpy(validation.ppg[rows][:, None])
+    generator = torch.Generator().manual_seed(config.seed)
+    draws = hybrid.sample(x, settings.reject_draws, generator=generator).double()
+    bounds = torch.quantile(draws, torch.tensor([0.05, 0.95], dtype=torch.float64), dim=0)
+    return torch.quantile(bounds[1] - bounds[0], settings.reject_quantile, dim=0)
+
+
+def train_hybrid(config: TrainHybridConfig) -> HybridPosterior:
+    """The whole recipe into ``config.out``: ``pairs.csv``, ``hybrid.pt``, ``training.json``."""
+    out = Path(config.out)
+    apw_file = posterior_path(config.apw_posterior)
+    apw = load_posterior(apw_file)
+    pairs, counts = gather_pairs(config.records, out, apw, config)
+    log.info("%d pairs from %d records", counts["pairs"], counts["records_with_pairs"])
+    hybrid = build_hybrid(pairs, apw, config, out / "checkpoints")
+    hybrid.training.update({"pairs": counts, "apw_file": str(apw_file),
+                            "apw_file_sha256": file_sha256(apw_file),
+                            "config": dataclasses.asdict(config)})
+    hybrid.save(out / "hybrid.pt")
+    atomic_write_text(out / "training.json", json.dumps(
+        {k: v for k, v in hybrid.training.items() if k != "history"}, indent=2, default=str))
+    return hybrid
