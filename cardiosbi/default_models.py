@@ -3,6 +3,10 @@
 ``apw``: radial arterial pressure windows in mmHg; ``ppg``: PPG windows in any unit. Both were
 trained by the project on its own 1D-simulated dataset (recipe: ``experiment=default_model``;
 accuracy, coverage and limits: ``MODEL_CARD.md`` beside the files, also :func:`model_card`).
+``hybrid``: PPG windows too, through a conditional VAE from PPG to arterial pressure trained on
+85 real ICU recordings and composed with ``apw`` (``cardiosbi train-hybrid``; its card is
+``HYBRID_MODEL_CARD.md``). ``cardiosbi infer`` runs ``apw`` and ``hybrid`` by default; ``ppg``
+stays available as the direct baseline.
 Each ships with its RoPE reference set (``<name>_reference.npz``): the labels and the model's
 embeddings of its 4,096 training-store simulations, so ``cardiosbi calibrate posterior=ppg
 reference=default`` needs no simulator.
@@ -23,8 +27,13 @@ from cardiosbi.inference import Posterior, load_posterior
 MODELS_DIR = Path(__file__).resolve().parent / "assets" / "models"
 DEFAULT_MODELS = {
     "apw": "arterial pressure (radial, mmHg): HR, SV, CO, LVET, SVR, MAP/SBP/DBP",
-    "ppg": "photoplethysmogram (digital, any unit): HR, SV, CO, LVET, SVR, MAP",
+    "hybrid": "photoplethysmogram through a PPG->pressure CVAE trained on real ICU pairs, "
+              "then the apw posterior: HR, SV, CO, LVET, SVR, MAP/SBP/DBP",
+    "ppg": "photoplethysmogram, direct simulation-trained NPE (baseline): HR, SV, CO, LVET, "
+           "SVR, MAP",
 }
+# What `posterior=default` runs: one model per channel kind (PPG goes to the hybrid).
+DEFAULT_SET = ("apw", "hybrid")
 
 
 def default_model_path(name: str) -> Path:
@@ -40,13 +49,16 @@ def posterior_path(posterior: str) -> Path:
 
 
 def load_default_posterior(name: str = "apw", device: str = "cpu") -> Posterior:
-    """The shipped posterior ``name`` (``apw`` or ``ppg``), ready for ``cardiosbi.estimate``."""
+    """The shipped posterior ``name`` (``apw``, ``hybrid`` or ``ppg``), ready for
+    ``cardiosbi.estimate``."""
     return load_posterior(default_model_path(name), device=device)
 
 
-def model_card() -> str:
-    """The shipped models' card (Markdown): data, prior, accuracy, coverage, limits."""
-    return (MODELS_DIR / "MODEL_CARD.md").read_text()
+def model_card(name: str = "apw") -> str:
+    """A shipped model's card (Markdown): data, prior, accuracy, coverage, limits."""
+    default_model_path(name)  # validates the name
+    card = "HYBRID_MODEL_CARD.md" if name == "hybrid" else "MODEL_CARD.md"
+    return (MODELS_DIR / card).read_text()
 
 
 @dataclass

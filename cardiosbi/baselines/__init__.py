@@ -1,4 +1,5 @@
-"""Baselines that our posteriors are compared against (point-estimate inverse maps)."""
+"""Baselines that our posteriors are compared against: point-estimate inverse maps on
+simulations, and a supervised regressor on real labels."""
 
 from cardiosbi.baselines.regression_cnn import (
     RegressionCNN,
@@ -7,6 +8,8 @@ from cardiosbi.baselines.regression_cnn import (
     load_regression_cnn,
     train_regression_cnn,
 )
+from cardiosbi.baselines.supervised import SupervisedConfig, SupervisedRegressor, train_supervised
 
-__all__ = ["RegressionCNN", "RegressionCNNConfig", "RegressionEstimator", "load_regression_cnn",
-           "train_regression_cnn"]
+__all__ = ["RegressionCNN", "RegressionCNNConfig", "RegressionEstimator", "SupervisedConfig",
+           "SupervisedRegressor", "load_regression_cnn", "train_regression_cnn",
+           "train_supervised"]

@@ -85,16 +85,20 @@ class EncoderFineTuning(lightning.LightningModule):
 
 def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
                       simulator: Simulator, config: FineTuneConfig | None = None, *,
-                      embeds: bool = False) -> nn.Module:
-    """Return g: a fine-tuned copy of ``embedding_net`` (which itself is left unchanged).
+                      embeds: bool = False, initial: nn.Module | None = None) -> nn.Module:
+    """Return g: a fine-tuned copy of ``initial`` (default: of ``embedding_net``, h); neither
+    is changed.
 
     ``embeds``: the simulator returns the embeddings h(x_s) of its simulations (precomputed,
-    e.g. a shipped reference set) instead of x_s."""
+    e.g. a shipped reference set) instead of x_s. ``initial``: a g that reads other real
+    windows than h does (e.g. PPG -> decoded pressure -> a copy of h for a hybrid posterior);
+    the untuned g it is compared with at the end is then ``initial`` itself."""
     config = config or FineTuneConfig()
     train_idx, val_idx = calibration_split(len(theta), config)
     n_val = len(val_idx)
     target = copy.deepcopy(embedding_net).cpu().eval()
-    encoder = copy.deepcopy(target).train()
+    untuned_encoder = target if initial is None else copy.deepcopy(initial).cpu().eval()
+    encoder = copy.deepcopy(untuned_encoder).train()
     simulated_embedding = nn.Identity() if embeds else target
     if not any(p.requires_grad for p in encoder.parameters()):
         raise ConfigError("the posterior's embedding has no trainable parameters, so there is "
@@ -121,11 +125,11 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
         trainer.fit(module, train, val)
         state = torch.load(Path(best.best_model_path), map_location="cpu", weights_only=True)
     with torch.no_grad():
-        untuned = float((target(x_real[val_idx]) - val_targets).norm(dim=1).mean())
+        untuned = float((untuned_encoder(x_real[val_idx]) - val_targets).norm(dim=1).mean())
     if untuned <= float(best.best_model_score):
         log.info("fine-tuning did not beat the untuned encoder (validation distance %.4f); "
                  "keeping the untuned one", untuned)
-        return target
+        return untuned_encoder
     module.load_state_dict(state["state_dict"])
     log.info("fine-tuned encoder: validation distance %.4f -> %.4f", untuned,
              float(best.best_model_score))

@@ -12,6 +12,10 @@ Sampling is exact by default (one flow draw per mixture draw). With ``cache_draw
 each reference simulation's NPE posterior is sampled m times once (seeded, so the cache is the
 same after save/load) and mixture draws pick cached draws, as the paper does: summaries of many
 windows then cost an index lookup instead of a flow pass per draw.
+
+The real-data encoder g is a copy of the NPE's embedding h, or a front encoder that reads
+another kind of window (:class:`DecodedPressureEncoder`: the PPG of a hybrid posterior, decoded
+into the APW posterior's input); the posterior then takes those windows as ``x``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from cardiosbi.calibration.finetune import (
     calibration_split,
     fine_tune_encoder,
 )
+from cardiosbi.calibration.pressure_encoder import DecodedPressureEncoder
 from cardiosbi.calibration.transport import TransportConfig, transport_weights
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference.npe_posterior import NPEPosterior
@@ -56,8 +61,9 @@ class RopePosterior(Posterior):
         super().__init__(npe.parameter_names, npe.low, npe.high, npe.units,
                          npe.reject_width90 if reject_width90 is None else reject_width90)
         self.npe = npe
-        self.input_spec = npe.input_spec
         self.encoder = (encoder or copy.deepcopy(npe.embedding_net)).eval()
+        # A front encoder (PPG -> pressure -> h for a hybrid) reads other windows than the NPE.
+        self.input_spec = self.encoder.input_spec if self.has_front else npe.input_spec
         self.reference_embeddings = reference_embeddings.float().cpu()
         self.transport = transport or TransportConfig()
         self.mode = mode
@@ -67,13 +73,23 @@ class RopePosterior(Posterior):
         self._cache: Tensor | None = None
         self._log_masses: Tensor | None = None
 
+    # --- the real side ------------------------------------------------------------------------
+    @property
+    def has_front(self) -> bool:
+        """Whether g reads another kind of window than the NPE (see :func:`real_input`)."""
+        return isinstance(self.encoder, DecodedPressureEncoder)
+
+    def real_input(self, x: Tensor) -> Tensor:
+        """``x`` checked and typed for g (B, ...)."""
+        return real_input(self.npe, self.encoder, x)
+
     # --- weights ------------------------------------------------------------------------------
     @torch.no_grad()
     def real_embeddings(self, x: Tensor) -> Tensor:
         """g(x): the fine-tuned encoder applied to real observations (B, E)."""
         # the encoder is a copy of h, on h's device (an identity embedding has no parameters)
         device = next(self.encoder.parameters(), self.npe.network.low).device
-        return self.encoder(self.npe.as_input(x).to(device)).float().cpu()
+        return self.encoder(self.real_input(x).to(device)).float().cpu()
 
     @torch.no_grad()
     def weights(self, x: Tensor) -> Tensor:
@@ -89,7 +105,7 @@ class RopePosterior(Posterior):
 
     # --- Posterior API --------------------------------------------------------------------------
     def valid_rows(self, x: Tensor) -> Tensor:
-        return self.npe.valid_rows(x)
+        return (self.encoder if self.has_front else self.npe).valid_rows(x)
 
     @torch.no_grad()
     def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -186,6 +202,7 @@ class RopePosterior(Posterior):
         return {
             "npe": posterior_payload(self.npe),
             "encoder": {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()},
+            "front": self.encoder.spec() if self.has_front else None,
             "reference_embeddings": self.reference_embeddings,
             "calibration_embeddings": self.calibration_embeddings,
             "transport": vars(self.transport).copy(),
@@ -199,7 +216,9 @@ class RopePosterior(Posterior):
         from cardiosbi.inference.serialization import posterior_from_payload
 
         npe = posterior_from_payload(state["npe"])
-        encoder = copy.deepcopy(npe.embedding_net)
+        front = state.get("front")
+        encoder = (DecodedPressureEncoder.from_spec(front, npe) if front
+                   else copy.deepcopy(npe.embedding_net))
         encoder.load_state_dict(state["encoder"])
         return cls(npe, state["reference_embeddings"], encoder,
                    to_dataclass(state["transport"], TransportConfig, "RoPE transport"),
@@ -212,7 +231,8 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
               theta_reference: Tensor | None = None, fine_tune: FineTuneConfig | None = None,
               transport: TransportConfig | None = None, mode: str = "batch",
               gamma_grid: Sequence[float] | None = None, labelled: Sequence[str] | None = None,
-              reference_embeddings: Tensor | None = None) -> RopePosterior:
+              reference_embeddings: Tensor | None = None,
+              encoder: nn.Module | None = None) -> RopePosterior:
     """Build a RoPE posterior from an NPE, a labelled real calibration set and reference sims.
 
     ``fine_tune=None`` skips step 2 (the "OT-only" ablation: g = h). Fine-tuning targets come
@@ -229,6 +249,11 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
     ``reference_embeddings`` replaces ``x_reference`` when only the NPE's embeddings h(x_s) of
     the reference simulations are kept (a shipped reference set: 64 numbers per simulation
     instead of a waveform); the nearest-simulation fine-tuning then targets them directly.
+
+    ``encoder``: the initial g (default: a copy of the NPE's embedding net h). A
+    :class:`DecodedPressureEncoder` reads other windows than the NPE (PPG for a hybrid
+    posterior, see :func:`cardiosbi.calibration.hybrid.calibrate_hybrid`): ``x_calibration``
+    is then in its input, the reference simulations stay in the NPE's.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown RoPE mode {mode!r}; valid: {', '.join(MODES)}")
@@ -236,7 +261,6 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
         raise ConfigError("give the reference simulations as x_reference or as their "
                           "embeddings (reference_embeddings), not both or neither")
     columns = labelled_columns(npe, labelled)
-    encoder = None
     if fine_tune is not None:
         embeds = simulator is None and reference_embeddings is not None
         if simulator is None:
@@ -246,8 +270,8 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
             simulator = NearestSimulation(theta_reference[:, columns], pool,
                                           npe.low[columns], npe.high[columns])
         encoder = fine_tune_encoder(npe.embedding_net, theta_calibration,
-                                    npe.as_input(x_calibration).cpu(), simulator, fine_tune,
-                                    embeds=embeds)
+                                    real_input(npe, encoder, x_calibration).cpu(), simulator,
+                                    fine_tune, embeds=embeds, initial=encoder)
     with torch.no_grad():
         reference = (npe.embed(x_reference).cpu() if reference_embeddings is None
                      else reference_embeddings.float().cpu())
@@ -260,6 +284,14 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
         rope = RopePosterior(npe, reference, rope.encoder, rope.transport, mode="single",
                              calibration_embeddings=rope.real_embeddings(x_calibration))
     return rope
+
+
+def real_input(npe: NPEPosterior, encoder: nn.Module | None, x: Tensor) -> Tensor:
+    """Real windows checked and typed for the encoder g: by g itself when it has a front that
+    reads other windows than the NPE, else by the NPE (g is then a copy of h)."""
+    if isinstance(encoder, DecodedPressureEncoder):
+        return encoder.as_input(x)
+    return npe.as_input(x)
 
 
 def labelled_columns(npe: NPEPosterior, labelled: Sequence[str] | None) -> list[int]:

@@ -9,9 +9,11 @@ start, mean, median, credible-interval bounds, width and reject flag (rejected w
 their quality reason and no estimate) — plus ``summary.csv``: per record and biomarker, the
 median of window medians and the number of windows behind it.
 
-``posterior=default`` (the default) runs both shipped models, each into its own complete run
-folder ``DIR/apw`` and ``DIR/ppg`` (a record lacking the model's channel fails there, listed),
-and writes ``DIR/summary.csv`` with a ``model`` column.
+``posterior=default`` (the default) runs one shipped model per channel kind, each into its own
+complete run folder: ``DIR/apw`` for the arterial line and ``DIR/hybrid`` for the PPG (a record
+lacking the model's channel fails there, listed; a PPG-only recording is thus read by the
+hybrid), and writes ``DIR/summary.csv`` with a ``model`` column. ``posterior=ppg`` runs the
+direct simulation-trained PPG model, kept as a baseline.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from cardiosbi.default_models import DEFAULT_MODELS, default_model_path, posterior_path
+from cardiosbi.default_models import DEFAULT_MODELS, DEFAULT_SET, default_model_path, posterior_path
 from cardiosbi.errors import InputFileError
 from cardiosbi.estimate import estimate_windows, window_config
 from cardiosbi.inference import Posterior, load_posterior
@@ -78,9 +80,9 @@ def infer(cfg: DictConfig) -> int:
 
 
 def posterior_files(posterior: str) -> dict[str, Path]:
-    """``default`` -> every shipped model; a shipped name -> that one; else a file path."""
+    """``default`` -> the shipped default set; a shipped name -> that one; else a file path."""
     if posterior == "default":
-        return {name: default_model_path(name) for name in DEFAULT_MODELS}
+        return {name: default_model_path(name) for name in DEFAULT_SET}
     path = posterior_path(posterior)
     return {posterior if posterior in DEFAULT_MODELS else path.stem: path}
 

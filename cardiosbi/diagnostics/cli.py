@@ -1,8 +1,11 @@
 """``cardiosbi evaluate``: a posterior file and held-out simulations → a diagnostics folder.
 
 Test data come from the same ``data`` config group as ``cardiosbi train`` (the linear-Gaussian
-task or a tensor file). Simulated test data are drawn from a seed stream separate from the
-training one, so ``seed=0`` for both never evaluates on the training simulations.
+task, a tensor file or a simulated store). Simulated test data are drawn from a seed stream
+separate from the training one, so ``seed=0`` for both never evaluates on the training
+simulations. A store's test windows are prepared as the posterior reads windows (its input
+spec: channels, normalisation with its own training statistics), so any posterior trained on
+a store, or a hybrid PPG posterior, is evaluated on the input it was made for.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from cardiosbi.datasets.reader import data_module_from_config
 from cardiosbi.diagnostics.runner import run_diagnostics
 from cardiosbi.errors import ConfigError, InputFileError
-from cardiosbi.inference import load_posterior
-from cardiosbi.inference.sources import LinearGaussianSource, load_training_data
+from cardiosbi.estimate import model_input
+from cardiosbi.inference import Posterior, load_posterior
+from cardiosbi.inference.sources import LinearGaussianSource, TrainingData, load_training_data
 from cardiosbi.inference.tasks import LinearGaussianTask
 from cardiosbi.utils.config import to_dataclass
 from cardiosbi.utils.device import resolve_device
@@ -53,7 +58,7 @@ def evaluate(cfg: DictConfig) -> int:
                           "joint_hpd_draws >= 0")
     posterior = load_posterior(cfg.posterior, device=resolve_device(str(cfg.device)))
     test_seed = child_seeds(int(cfg.seed), 1, key=_TEST_SEED_KEY)[0]
-    data = load_training_data(cfg.data, seed=test_seed)
+    data = test_data(cfg.data, posterior, seed=test_seed)
     if list(data.names) != list(posterior.parameter_names):
         raise InputFileError(
             f"test data parameters {list(data.names)} differ from the posterior's "
@@ -77,6 +82,47 @@ def evaluate(cfg: DictConfig) -> int:
     atomic_write_text(out / "evaluation.json", json.dumps(info, indent=2))
     _print_summary(report.summary, len(theta), out)
     return 0
+
+
+def test_data(node: DictConfig | dict, posterior: Posterior, seed: int) -> TrainingData:
+    """The ``data`` node's test rows; a store's windows prepared by the posterior's input spec."""
+    data = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    if data.get("source") != "zarr" or not posterior.input_spec:
+        return load_training_data(data, seed=seed)
+    return store_test_data(data, posterior, seed)
+
+
+def store_test_data(data: dict, posterior: Posterior, seed: int) -> TrainingData:
+    """A store's test split, read raw and normalised by :func:`cardiosbi.estimate.model_input`.
+
+    The store's own settings cannot be used: ``data.normalize`` defaults to ``window`` and
+    ``data.channels`` to every stored channel, while the posterior may read one channel
+    (a hybrid: ``digital/PPG`` only) with ``window+level``, whose level statistics must be
+    the posterior's training ones, not those of the test store."""
+    spec = posterior.input_spec
+    if data.get("channels") and list(data["channels"]) != list(spec["channels"]):
+        raise ConfigError(f"data.channels={list(data['channels'])} but the posterior reads "
+                          f"{spec['channels']}; leave data.channels unset to use its channels")
+    if data.get("normalize", spec["normalize"]) != spec["normalize"]:
+        log.info("windows normalised as the posterior's training (%s), not data.normalize=%s",
+                 spec["normalize"], data["normalize"])
+    parameters = data.get("parameters") or list(posterior.parameter_names)
+    module = data_module_from_config({**data, "channels": list(spec["channels"]),
+                                      "parameters": list(parameters), "normalize": "none"}, seed)
+    _check_window(module.data.fs, module.x_shape[-1], spec)
+    theta, raw = module.test_tensors()
+    return TrainingData(theta, model_input(posterior, raw.numpy()), list(module.parameter_names),
+                        module.low, module.high, units=list(module.units))
+
+
+def _check_window(fs: float, samples: int, spec: dict) -> None:
+    """The store's windows must have the rate and length the posterior was trained on."""
+    expected = round(float(spec["window_s"]) * float(spec["sampling_rate"]))
+    if abs(fs - float(spec["sampling_rate"])) > 1e-6 or samples != expected:
+        raise ConfigError(f"the store's windows ({samples} samples at {fs:g} Hz) differ from the "
+                          f"posterior's ({expected} at {float(spec['sampling_rate']):g} Hz); "
+                          "simulate the test store with the same measurement.fs and "
+                          "measurement.window_s")
 
 
 def _usable_rows(posterior, data) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:

@@ -57,9 +57,10 @@ def plot_sbc(ranks: np.ndarray, n_draws: int, names: list[str], path: Path, n_bi
     for j, (ax, name) in enumerate(zip(axes, names, strict=True)):
         counts, expected = rank_histogram(ranks[:, j], n_draws, n_bins)
         p = expected / len(ranks)
-        ax.bar(np.arange(n_bins), counts, width=0.9)
+        bins = np.arange(len(counts))  # fewer than n_bins with fewer rank values than bins
+        ax.bar(bins, counts, width=0.9)
         # Drawn over the bars, translucent, so bins outside the band stand out.
-        ax.fill_between(np.arange(n_bins), stats.binom.ppf(0.005, len(ranks), p),
+        ax.fill_between(bins, stats.binom.ppf(0.005, len(ranks), p),
                         stats.binom.ppf(0.995, len(ranks), p), step="mid", color="0.5", alpha=0.3,
                         label="99% band if uniform")
         ax.set(title=name, xlabel="rank bin", ylabel="count")

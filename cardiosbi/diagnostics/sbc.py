@@ -41,9 +41,12 @@ def rank_histogram(ranks: np.ndarray, n_draws: int, n_bins: int = 20) -> tuple[n
     """Counts of ranks in ``n_bins`` bins and the expected count per bin under uniformity.
 
     Bins group consecutive rank values; when n+1 is not a multiple of ``n_bins`` the expected
-    counts differ slightly per bin and are computed exactly.
+    counts differ slightly per bin and are computed exactly. With fewer rank values than bins
+    (n + 1 < ``n_bins``) each value is its own bin: an empty bin would expect 0 ranks and make
+    the chi-square statistic 0/0.
     """
     ranks = np.asarray(ranks)
+    n_bins = min(n_bins, n_draws + 1)
     edges = np.linspace(0, n_draws + 1, n_bins + 1).round().astype(int)
     counts = np.array([((ranks >= lo) & (ranks < hi)).sum() for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
     expected = len(ranks) * np.diff(edges) / (n_draws + 1)

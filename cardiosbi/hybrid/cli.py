@@ -18,8 +18,8 @@ def train(cfg: DictConfig) -> int:
         cfg = OmegaConf.merge(cfg, {"records": [records]})
     config = to_dataclass(cfg, TrainHybridConfig, "train_hybrid")
     device = resolve_device(config.device)
-    if config.trainer.accelerator == "auto":
-        config.trainer.accelerator = "gpu" if str(device).startswith("cuda") else "cpu"
+    if config.training.accelerator == "auto":
+        config.training.accelerator = "gpu" if str(device).startswith("cuda") else "cpu"
     hybrid = train_hybrid(config)
     write_run_info(Path(config.out), cfg, "train_hybrid")
     counts = hybrid.training["pairs"]

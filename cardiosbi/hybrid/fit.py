@@ -18,6 +18,7 @@ import torch
 
 from cardiosbi.datasets.reader import SimulatedStore
 from cardiosbi.default_models import file_sha256, posterior_path
+from cardiosbi.errors import ConfigError
 from cardiosbi.hybrid.model import CVAEConfig
 from cardiosbi.hybrid.pairs import (
     PairsConfig,
@@ -68,8 +69,8 @@ class TrainHybridConfig:
     device: str = "auto"
     fs: float | None = None
     pairs: PairsConfig = field(default_factory=PairsConfig)
-    model: CVAEConfig = field(default_factory=CVAEConfig)
-    trainer: HybridTrainerConfig = field(default_factory=HybridTrainerConfig)
+    cvae: CVAEConfig = field(default_factory=CVAEConfig)
+    training: HybridTrainerConfig = field(default_factory=HybridTrainerConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     posterior: HybridPosteriorConfig = field(default_factory=HybridPosteriorConfig)
 
@@ -82,9 +83,15 @@ def gather_pairs(records: list[str], out: Path, apw: Posterior, config: TrainHyb
                                 config.pairs, hop_s)
     summaries = [cut_pairs(source, out / "pairs" / f"source{i}", window, config.pairs.workers,
                            config.fs).assign(source_index=i) for i, source in enumerate(records)]
-    sets, tables = [], []
+    sets, tables, seen = [], [], set()
     for i, summary in enumerate(summaries):
         pairs, table = load_pairs(out / "pairs" / f"source{i}", summary)
+        # ids are unique within a source; the same name in two sources is two recordings
+        clash = set(table["record"]) & seen
+        rename = {r: f"{r}@source{i}" for r in clash}
+        pairs.table["record"] = pairs.table["record"].replace(rename)
+        table["record"] = table["record"].replace(rename)
+        seen |= set(table["record"])
         sets.append(pairs)
         tables.append(table)
     pairs = _concat([s for s in sets if len(s)])
@@ -107,12 +114,17 @@ def _concat(sets: list[PairSet]) -> PairSet:
                    pd.concat([s.table for s in sets], ignore_index=True))
 
 
-def simulated_pairs(config: PretrainConfig) -> PairSet:
-    """Pairs from a simulated store: PPG z-scored per window, pressure as stored (mmHg)."""
+def simulated_pairs(config: PretrainConfig, sampling_rate: float, length: int) -> PairSet:
+    """Pairs from a simulated store: PPG z-scored per window, pressure as stored (mmHg).
+    The store's windows must have the real pairs' rate and length (the APW posterior's)."""
     store = SimulatedStore(config.store, channels=[config.ppg_channel, config.apw_channel])
     rows = np.flatnonzero(store.usable)
     _, x = store.read(0, store.layout.n)
     x = x[rows]
+    if store.fs != sampling_rate or x.shape[-1] != length:
+        raise ConfigError(f"pretrain.store has {x.shape[-1]}-sample windows at {store.fs:g} Hz; "
+                          f"the hybrid needs {length} samples at {sampling_rate:g} Hz (the APW "
+                          "posterior's windows)")
     table = pd.DataFrame({"record": [f"sim{r}" for r in rows], "start_s": 0.0})
     return PairSet(normalize_window(x[:, 0]).astype(np.float32), x[:, 1].astype(np.float32), table)
 
@@ -122,12 +134,13 @@ def build_hybrid(pairs: PairSet, apw: Posterior, config: TrainHybridConfig,
     """Pre-train (optional), train on real pairs, compose with ``apw``, calibrate the reject flag."""
     initial, pretrained = None, None
     if config.pretrain.store:
-        simulated = simulated_pairs(config.pretrain)
-        settings = dataclasses.replace(config.trainer, max_epochs=config.pretrain.max_epochs)
-        initial, pretrained = fit_cvae(simulated, config.model, settings, config.seed,
+        spec = apw.input_spec
+        simulated = simulated_pairs(config.pretrain, float(spec["sampling_rate"]), pairs.apw.shape[1])
+        settings = dataclasses.replace(config.training, max_epochs=config.pretrain.max_epochs)
+        initial, pretrained = fit_cvae(simulated, config.cvae, settings, config.seed,
                                        checkpoint_dir / "pretrain" if checkpoint_dir else None)
-    held = split_records(pairs.records, config.trainer.val_records, config.seed)
-    cvae, summary = fit_cvae(pairs.subset(~held), config.model, config.trainer, config.seed,
+    held = split_records(pairs.records, config.training.val_records, config.seed)
+    cvae, summary = fit_cvae(pairs.subset(~held), config.cvae, config.training, config.seed,
                              checkpoint_dir / "real" if checkpoint_dir else None, initial,
                              validation=pairs.subset(held))
     summary["pretrain"] = pretrained
@@ -154,9 +167,41 @@ def reject_threshold(hybrid: HybridPosterior, validation: PairSet,
     return torch.quantile(bounds[1] - bounds[0], settings.reject_quantile, dim=0)
 
 
+# Settings that do not change what is trained (where, on what device, how it is shown).
+_RUN_ONLY = {"out", "device", "pairs.workers", "training.progress_bar", "training.accelerator"}
+
+
+def check_resumable(config: TrainHybridConfig, checkpoints: Path) -> None:
+    """Refuse to resume checkpoints made with other settings (they would load into another
+    network, or silently continue another recipe); record the settings on a fresh start."""
+    settings = {k: v for k, v in _flatten(dataclasses.asdict(config)).items() if k not in _RUN_ONLY}
+    path = checkpoints / "settings.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        changed = sorted(k for k in settings.keys() | before.keys()
+                         if json.dumps(settings.get(k)) != json.dumps(before.get(k)))
+        if changed:
+            raise ConfigError(f"{checkpoints.parent} holds a hybrid training with other settings "
+                              f"(changed: {', '.join(changed)}); use another --out, or delete "
+                              f"{checkpoints} to start over")
+        return
+    atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True))
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def train_hybrid(config: TrainHybridConfig) -> HybridPosterior:
     """The whole recipe into ``config.out``: ``pairs.csv``, ``hybrid.pt``, ``training.json``."""
     out = Path(config.out)
+    check_resumable(config, out / "checkpoints")
     apw_file = posterior_path(config.apw_posterior)
     apw = load_posterior(apw_file)
     pairs, counts = gather_pairs(config.records, out, apw, config)

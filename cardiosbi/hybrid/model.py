@@ -29,7 +29,7 @@ _LOG_SCALE_RANGE = (-7.0, 2.0)
 
 @dataclass
 class CVAEConfig:
-    """Architecture of the CVAE (hydra key ``model`` of ``train_hybrid``)."""
+    """Architecture of the CVAE (hydra key ``cvae`` of ``train_hybrid``)."""
 
     channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     kernel_size: int = 7
@@ -38,11 +38,11 @@ class CVAEConfig:
 
     def check(self) -> None:
         if not self.channels or min(self.channels) < 1:
-            raise ConfigError(f"model.channels must be positive widths, got {self.channels}")
+            raise ConfigError(f"cvae.channels must be positive widths, got {self.channels}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ConfigError(f"model.kernel_size must be odd and >= 1, got {self.kernel_size}")
+            raise ConfigError(f"cvae.kernel_size must be odd and >= 1, got {self.kernel_size}")
         if self.latent_dim < 0 or self.hidden < 1:
-            raise ConfigError("model.latent_dim must be >= 0 and model.hidden >= 1")
+            raise ConfigError("cvae.latent_dim must be >= 0 and cvae.hidden >= 1")
 
 
 class _Down(nn.Module):

@@ -53,9 +53,12 @@ class PairSet:
     def records(self) -> np.ndarray:
         return self.table["record"].to_numpy()
 
-    def subset(self, mask: np.ndarray) -> PairSet:
-        mask = np.asarray(mask)
-        return PairSet(self.ppg[mask], self.apw[mask], self.table[mask].reset_index(drop=True))
+    def subset(self, rows: np.ndarray) -> PairSet:
+        """The pairs selected by a boolean mask or an index array."""
+        rows = np.asarray(rows)
+        index = np.flatnonzero(rows) if rows.dtype == bool else rows
+        return PairSet(self.ppg[index], self.apw[index],
+                       self.table.iloc[index].reset_index(drop=True))
 
 
 def pair_window_config(sampling_rate: float, window_s: float, config: PairsConfig,
@@ -84,7 +87,9 @@ def load_pairs(prepared: str | Path, summary: pd.DataFrame) -> tuple[PairSet, pd
                                             "reason": ["record_failed"],
                                             "error": [str(row.reason)]}))
             continue
-        quality = pd.read_parquet(prepared / "records" / f"{row.record}.parquet")
+        # the cohort's unique record id (the file's own name may repeat across folders)
+        quality = pd.read_parquet(prepared / "records" / f"{row.record}.parquet").assign(
+            record=row.record)
         everything.append(quality)
         accepted = quality[quality["accepted"]].sort_values("window")
         if accepted.empty:
@@ -115,6 +120,9 @@ def check_enough(pairs: PairSet, table: pd.DataFrame, config: PairsConfig) -> No
     reasons = table.loc[~table["accepted"].astype(bool), "reason"].astype(str).str.split(";")
     top = reasons.explode().value_counts().head(4)
     why = ", ".join(f"{k} ({v})" for k, v in top.items()) or "no windows"
+    if "error" in table and table["error"].notna().any():  # whole records that failed, and why
+        first = table["error"].dropna().astype(str).value_counts()
+        why += f"; record failures: {first.index[0]} ({first.iloc[0]} records)"
     raise InputFileError(
         f"only {len(pairs)} usable PPG/ABP pairs from {records} records (need at least "
         f"{config.min_pairs} pairs from {config.min_records} records); most common rejections: "

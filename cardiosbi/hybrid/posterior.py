@@ -134,11 +134,13 @@ class HybridPosterior(Posterior):
     def state(self) -> dict[str, Any]:
         from cardiosbi.inference.serialization import posterior_payload
 
+        apw = posterior_payload(self.apw)
         return {
             "cvae": {"config": self.cvae.config.__dict__, "length": self.cvae.length,
                      "weights": {k: v.detach().cpu() for k, v in self.cvae.state_dict().items()}},
-            "apw": posterior_payload(self.apw),
-            "apw_sha256": self.apw_sha256,
+            "apw": apw,
+            # a hybrid built without the hash still writes one, so every file is checkable
+            "apw_sha256": self.apw_sha256 or payload_sha256(apw),
             "n_apw": self.n_apw,
             "reject_width90": self.reject_width90,
             "training": self.training,

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class HybridTrainerConfig:
-    """Optimisation settings (hydra key ``trainer`` of ``train_hybrid``)."""
+    """Optimisation settings (hydra key ``training`` of ``train_hybrid``)."""
 
     max_epochs: int = 150
     min_epochs: int = 10
@@ -46,11 +46,11 @@ class HybridTrainerConfig:
     def check(self) -> None:
         for key in ("max_epochs", "batch_size", "patience"):
             if getattr(self, key) < 1:
-                raise ConfigError(f"trainer.{key} must be >= 1, got {getattr(self, key)}")
+                raise ConfigError(f"training.{key} must be >= 1, got {getattr(self, key)}")
         if not 0 < self.val_records < 1:
-            raise ConfigError(f"trainer.val_records must be in (0, 1), got {self.val_records}")
+            raise ConfigError(f"training.val_records must be in (0, 1), got {self.val_records}")
         if self.learning_rate <= 0 or self.kl_warmup_epochs < 0:
-            raise ConfigError("trainer.learning_rate must be > 0 and kl_warmup_epochs >= 0")
+            raise ConfigError("training.learning_rate must be > 0 and kl_warmup_epochs >= 0")
 
 
 class CVAEModule(lightning.LightningModule):
@@ -128,7 +128,7 @@ def fit_cvae(pairs: PairSet, model: CVAEConfig, trainer: HybridTrainerConfig, se
              validation: PairSet | None = None) -> tuple[PressureCVAE, dict]:
     """Train a CVAE on ``pairs``; returns the best-validation network and a training summary.
 
-    ``validation``: pairs to validate on; by default ``trainer.val_records`` of the records
+    ``validation``: pairs to validate on; by default ``training.val_records`` of the records
     in ``pairs`` are held out. ``initial``: a network to start from (fine-tuning after
     pre-training on simulated pairs); its pressure standardisation is kept.
     """
@@ -141,7 +141,7 @@ def fit_cvae(pairs: PairSet, model: CVAEConfig, trainer: HybridTrainerConfig, se
         cvae = initial
     else:
         cvae = PressureCVAE(pairs.apw.shape[1], model, float(pairs.apw.mean()), float(pairs.apw.std()))
-    module = CVAEModule(cvae, trainer)
+    module = CVAEModule(cvae.train(), trainer)  # a pre-trained network comes back in eval mode
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(checkpoint_dir or scratch)

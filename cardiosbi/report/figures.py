@@ -126,6 +126,31 @@ def _biomarker_panel(axis: plt.Axes, label: str, rows: pd.DataFrame,
     axis.set_ylabel(f"{label}\n[{unit}]", fontsize=8)
 
 
+def decoded_pressure_figure(windows: list) -> bytes:
+    """Per window (columns): the PPG the hybrid read (top) and the arterial pressures it decoded
+    from it (bottom, one thin line per latent draw), with the measured ABP when there is one.
+
+    ``windows``: :class:`cardiosbi.report.model.DecodedWindow` items. The measured ABP is drawn
+    at its own clock time; its pulses lead or lag the decoded ones by the PPG-ABP transit time
+    the model learned to remove, so compare shapes and levels, not timing."""
+    fig, axes = plt.subplots(2, len(windows), figsize=(4.6 * len(windows) + 0.6, 4.4),
+                             sharex="col", squeeze=False, gridspec_kw={"height_ratios": [1, 1.6]})
+    for column, window in enumerate(windows):
+        top, bottom = axes[0, column], axes[1, column]
+        top.plot(window.times, window.ppg, lw=0.8, color="tab:green")
+        top.set_title(f"window at {window.start_s:g} s", fontsize=9)
+        for i, draw in enumerate(window.decoded):
+            bottom.plot(window.times, draw, lw=0.6, alpha=0.6, color="tab:blue",
+                        label="decoded pressure draws" if i == 0 else None)
+        if window.abp is not None:
+            bottom.plot(window.abp_times, window.abp, lw=1.0, color="k", label="measured ABP")
+        bottom.set_xlabel("time from record start [s]")
+    axes[0, 0].set_ylabel("PPG (z-scored)", fontsize=8)
+    axes[1, 0].set_ylabel("arterial pressure [mmHg]", fontsize=8)
+    axes[1, -1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    return to_png(fig)
+
+
 def reference_figure(comparison: pd.DataFrame, title: str, unit: str) -> bytes:
     """Estimates (dots, posterior 90% intervals as bars) against the reference per window:
     left over time, right estimate vs reference with the identity line."""

@@ -20,6 +20,7 @@ from cardiosbi import registry
 from cardiosbi.default_models import DEFAULT_MODELS
 from cardiosbi.errors import CardiosbiError, ConfigError
 from cardiosbi.report import figures
+from cardiosbi.report.model import RunModel, decoded_windows, run_model
 from cardiosbi.report.references import (
     REFERENCES,
     Reference,
@@ -28,7 +29,7 @@ from cardiosbi.report.references import (
     series_groups,
 )
 from cardiosbi.report.run import InferRun, load_run, model_runs
-from cardiosbi.report.waveforms import load_traces, locate_recording
+from cardiosbi.report.waveforms import Trace, load_traces, locate_recording
 from cardiosbi.utils.progress import progress
 from cardiosbi.utils.rundir import atomic_write_text
 
@@ -70,6 +71,7 @@ class RecordSection:
     record: str
     notes: list[str] = field(default_factory=list)
     waveforms: list[Figure] = field(default_factory=list)
+    decoded: Figure | None = None   # hybrid runs: decoded pressures of a few windows
     biomarkers: Figure | None = None
     biomarker_table: Table | None = None
     reason_counts: Table | None = None
@@ -101,11 +103,13 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
     ok = [r for r, s in zip(run.records["record"], run.records["status"], strict=True)
           if s == "ok"]
     shown = ok[:options.max_records]
-    sections = [record_section(run, rid, options, tables_dir)
+    model = run_model(run)
+    sections = [record_section(run, rid, options, tables_dir, model)
                 for rid in progress(shown, desc="report", unit="record")]
     context = {
         "title": f"cardiosbi report: {run.path.name}",
-        "provenance": provenance(run),
+        "provenance": provenance(run, model),
+        "hybrid": model.is_hybrid,
         "overview": overview_table(run, tables_dir, options),
         "failures": int((run.records["status"] != "ok").sum()),
         "capped": max(0, len(ok) - len(shown)),
@@ -146,12 +150,13 @@ def template() -> jinja2.Template:
     return environment().get_template("report.html.j2")
 
 
-def provenance(run: InferRun) -> list[tuple[str, str]]:
+def provenance(run: InferRun, model: RunModel | None = None) -> list[tuple[str, str]]:
     """(label, value) rows for the page header."""
     return [
         ("Run folder", str(run.path)),
         ("Input", str(run.config.get("input", ""))),
         ("Posterior file", str(run.config.get("posterior", ""))),
+        ("Model", (model or run_model(run)).label),
         ("Posterior draws per window", str(run.config.get("n_samples", ""))),
         ("cardiosbi version (run)", str(run.info.get("cardiosbi_version", ""))),
         ("git revision (run)", str(run.info.get("git_revision") or "not a checkout")),
@@ -177,13 +182,15 @@ def overview_table(run: InferRun, tables_dir: Path, options: ReportOptions) -> T
     return make_table(table, tables_dir / "overview.csv", options.max_table_rows)
 
 
-def record_section(run: InferRun, rid: str, options: ReportOptions,
-                   tables_dir: Path) -> RecordSection:
+def record_section(run: InferRun, rid: str, options: ReportOptions, tables_dir: Path,
+                   model: RunModel | None = None) -> RecordSection:
     """Figures and tables of one record; missing pieces become notes in the page."""
     section = RecordSection(record=rid)
     quality = run.quality(rid)
     estimates = run.estimates(rid)
-    add_waveforms(section, run, rid, quality, options)
+    traces = add_waveforms(section, run, rid, quality, options)
+    if model is not None and model.is_hybrid:
+        add_decoded(section, run, rid, model, traces)
     if estimates is None or "parameter" not in estimates or estimates["parameter"].isna().all():
         section.notes.append("No biomarker was estimated for this record (no window passed the "
                              "quality checks).")
@@ -203,21 +210,21 @@ def record_section(run: InferRun, rid: str, options: ReportOptions,
 
 
 def add_waveforms(section: RecordSection, run: InferRun, rid: str, quality: pd.DataFrame,
-                  options: ReportOptions) -> None:
+                  options: ReportOptions) -> list[Trace]:
     """Waveform panels of the record's channels and a close-up of its first accepted window;
-    a note instead when the recording cannot be found or read again."""
+    a note instead when the recording cannot be found or read again. Returns the traces."""
     source = run.source(rid)
     path = locate_recording(source, run.config, options.recordings)
     if path is None:
         section.notes.append(f"Recording {source!r} was not found from here, so the waveform "
                              "panels are omitted; pass recordings=FOLDER to point at it.")
-        return
+        return []
     try:
         traces, duration = load_traces(path, run.config, options.waveform_s)
     except CardiosbiError as exc:
         section.notes.append(f"Recording {path} could not be re-loaded ({exc}); waveform panels "
                              "omitted.")
-        return
+        return []
     if duration > options.waveform_s:
         section.notes.append(f"Waveforms show the first {options.waveform_s:g} s of "
                              f"{duration:g} s (waveform_s=...).")
@@ -230,6 +237,28 @@ def add_waveforms(section: RecordSection, run: InferRun, rid: str, quality: pd.D
         section.waveforms.append(Figure(
             f"close-up of the first accepted window ({first['start_s']:g} s)",
             encode(figures.zoom_figure(traces, first["start_s"], first["duration_s"]))))
+    return traces
+
+
+def add_decoded(section: RecordSection, run: InferRun, rid: str, model: RunModel,
+                traces: list[Trace]) -> None:
+    """The hybrid's decoded pressures for the record's first accepted windows (the run keeps
+    the windows it inferred on, so these are exactly the model's inputs)."""
+    try:
+        windows = decoded_windows(run, rid, model.posterior, traces,
+                                  seed=int(run.config.get("seed", 0)))
+    except CardiosbiError as exc:  # e.g. kept windows that no longer fit the model file
+        section.notes.append(f"Decoded pressures could not be drawn ({exc}).")
+        return
+    if not windows:
+        section.notes.append("No accepted window was kept for this record, so no decoded "
+                             "pressure is shown.")
+        return
+    measured = "with the measured ABP" if any(w.abp is not None for w in windows) else \
+        "(no arterial line in this recording to compare with)"
+    section.decoded = Figure(f"PPG and the arterial pressures the hybrid decoded from it, "
+                             f"{len(windows)} window(s), {measured}",
+                             encode(figures.decoded_pressure_figure(windows)))
 
 
 def biomarker_table(rid: str, estimates: pd.DataFrame, tables_dir: Path,

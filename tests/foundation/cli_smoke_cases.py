@@ -99,6 +99,15 @@ def _check_report(tmp: Path) -> None:
     assert (tmp / "report_tables" / "v136s_quality.csv").exists()
 
 
+def _check_train_hybrid(tmp: Path) -> None:
+    from cardiosbi.inference import load_posterior
+
+    hybrid = load_posterior(tmp / "hy" / "hybrid.pt")
+    assert hybrid.kind == "hybrid" and hybrid.input_spec["channels"] == ["digital/PPG"]
+    table = (tmp / "hy" / "pairs.csv").read_text()
+    assert "accepted" in table.splitlines()[0]
+
+
 SMOKE_CASES: dict[str, tuple[list[str], object]] = {
     "run-network": (["{repo}/tests/data/hemodynamics/boileau2015/cca/cca.yaml", "--out", "{tmp}/rn",
                      "--dx", "0.004", "--cycles", "1", "compile=false"], _check_run_network),
@@ -122,6 +131,12 @@ SMOKE_CASES: dict[str, tuple[list[str], object]] = {
                "posterior={repo}/tests/data/infer/hr_sv_windkessel_posterior.pt"], _check_infer),
     "report": (["{repo}/tests/data/report/v136s_run", "out={tmp}/report.html",
                 "recordings={repo}/data/samples", "waveform_s=60"], _check_report),
+    "train-hybrid": (["{repo}/data/samples/v136s.hea", "{repo}/tests/data/real/v292s.hea",
+                      "--out", "{tmp}/hy", "cvae.channels=[4,8]", "cvae.latent_dim=2",
+                      "cvae.hidden=16", "training.max_epochs=1", "training.min_epochs=1",
+                      "pairs.min_pairs=10", "pairs.min_records=2", "posterior.n_apw=2",
+                      "posterior.reject_windows=8", "posterior.reject_draws=16"],
+                     _check_train_hybrid),
 }
 
 # Commands that read an input: arguments naming a file that does not exist.
@@ -135,4 +150,5 @@ MISSING_INPUT_CASES: dict[str, list[str]] = {
               "--out", "{tmp}/inf"],
     "calibrate": ["posterior={tmp}/absent.pt", "calibration={tmp}/a.npz", "reference={tmp}/b.npz"],
     "report": ["{tmp}/absent_run"],
+    "train-hybrid": ["{tmp}/absent.hea", "--out", "{tmp}/hy"],
 }

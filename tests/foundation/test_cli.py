@@ -58,7 +58,7 @@ def test_unbuilt_command_says_not_available(name, capsys, tmp_path, monkeypatch)
 
 
 BUILT = {"simulate", "train", "evaluate", "calibrate", "infer", "quickstart", "run-network",
-         "preprocess", "report"}
+         "preprocess", "report", "train-hybrid"}
 
 
 def test_built_commands_stay_available():
