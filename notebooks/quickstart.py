@@ -17,8 +17,10 @@
 # This notebook walks through what `cardiosbi infer` does for a single recording:
 #
 # 1. load a real bedside recording (PPG, invasive arterial pressure, ECG) and look at it;
-# 2. load the two pretrained posteriors shipped with cardiosbi: **APW** (radial arterial
-#    pressure waveform) and **PPG** (photoplethysmogram);
+# 2. load the three pretrained posteriors shipped with cardiosbi: **APW** (radial arterial
+#    pressure waveform), **HYBRID** (PPG decoded into arterial pressure by a model trained on
+#    real ICU pairs, then read by the APW posterior) and **PPG** (the direct simulation-trained
+#    PPG model, kept as a baseline);
 # 3. estimate heart rate, stroke volume, cardiac output, left-ventricular ejection time
 #    (LVET), systemic vascular resistance (SVR) and blood pressure for every 8-second window,
 #    each with a credible interval;
@@ -131,7 +133,9 @@ save(fig, "raw_signals")
 #
 # Each posterior is a neural network trained on simulations of a 1D model of the arterial
 # tree: given a window of waveform it returns a probability distribution over the biomarkers
-# (the *posterior*), not a single number. Each file also records how its training windows were
+# (the *posterior*), not a single number. The hybrid adds, in front of the APW posterior, a
+# conditional VAE trained on real paired PPG and arterial-line windows: it draws several
+# plausible pressure waveforms for each PPG window and pools their posteriors. Each file also records how its training windows were
 # made (channel, sampling rate, 8-s windows, normalisation), so real windows are prepared the
 # same way.
 
@@ -180,8 +184,9 @@ print(estimates["apw"].dropna(subset=["parameter"])[columns].head(9).to_string(i
 # ECG, and mean/systolic/diastolic pressure from the arterial line. (The shipped record has no
 # reference for stroke volume, cardiac output, LVET or SVR.)
 #
-# A PPG carries no absolute pressure level: the PPG model's pressures rest only on the pulse
-# shape, which its wide bands show. Where the two models disagree, trust neither without a
+# A PPG carries no absolute pressure level: the PPG models' pressures rest only on the pulse
+# shape (and, for the hybrid, on the pressures of the real patients it was trained on), which
+# their wide bands show. Where the two models disagree, trust neither without a
 # reference; the model card (last section) gives each model's measured accuracy. A black ×
 # marks a window whose interval is wider than the model's calibrated threshold (`reject`).
 
@@ -189,7 +194,7 @@ print(estimates["apw"].dropna(subset=["parameter"])[columns].head(9).to_string(i
 # Monitor measurement of each biomarker (by its name before any site suffix: map_radial -> map).
 REFERENCES = {"hr": ("hr_ecg", "ECG"), "map": ("map_abp", "arterial line"),
               "sbp": ("sbp_abp", "arterial line"), "dbp": ("dbp_abp", "arterial line")}
-COLORS = {"apw": "tab:red", "ppg": "tab:blue"}
+COLORS = {"apw": "tab:red", "hybrid": "tab:green", "ppg": "tab:blue"}
 
 
 def window_grid(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
@@ -292,13 +297,14 @@ def markdown_section(text: str, word: str) -> str:
 
 
 print(markdown_section(model_card(), "limit"))
+print(markdown_section(model_card("hybrid"), "limit"))
 
 # %% [markdown]
 # For a whole cohort (a folder of WFDB records, `.vital` files or CSVs), the command line runs
 # the same steps and writes one table per model plus a combined summary:
 #
 # ```
-# cardiosbi infer path/to/cohort out=runs/my-cohort    # posterior=default: both models
+# cardiosbi infer path/to/cohort out=runs/my-cohort    # posterior=default: apw + hybrid
 # cardiosbi report runs/my-cohort                      # -> runs/my-cohort/report.html
 # ```
 #

@@ -22,6 +22,17 @@ def seed() -> int:
     return value
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): small
+    convolutions only lose time to thread hand-offs, which grow to seconds per step when the
+    2-core machine is shared with another test worker."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT

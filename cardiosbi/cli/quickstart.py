@@ -1,6 +1,6 @@
 """``cardiosbi quickstart [--from-scratch]``: the whole pipeline on the shipped sample record.
 
-Default: the shipped posteriors (``apw``: arterial pressure, ``ppg``: PPG) infer biomarkers for
+Default: the shipped default posteriors (``apw``: arterial pressure, ``hybrid``: PPG) infer biomarkers for
 every 8-s window of ``data/samples/v136s`` (CinC 2015: PPG, ABP and ECG); the run prints, per
 model and biomarker, the median and 90 % interval over the record, how the estimates agree with
 the reference channels (HR from ECG, MAP from the arterial line) and writes the HTML report.

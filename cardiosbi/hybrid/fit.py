@@ -52,10 +52,14 @@ class PretrainConfig:
 
 @dataclass
 class HybridPosteriorConfig:
-    n_apw: int = 8                    # pressure draws per window (mixture components M)
+    n_apw: int = 32                   # pressure draws per window (mixture components M)
     reject_quantile: float = 0.95     # of 90 % widths on the validation records' windows
     reject_windows: int = 512
     reject_draws: int = 256
+    # p(z | PPG) SD multipliers tried on the validation records; the smallest whose MAP
+    # posterior covers the arterial line in >= scale_coverage of windows is kept ([1.0]: off)
+    prior_scales: list[float] = field(default_factory=lambda: [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0])
+    scale_coverage: float = 0.9
 
 
 @dataclass
@@ -147,8 +151,47 @@ def build_hybrid(pairs: PairSet, apw: Posterior, config: TrainHybridConfig,
     payload = posterior_payload(apw)
     hybrid = HybridPosterior(cvae, apw, config.posterior.n_apw, training=summary,
                              apw_sha256=payload_sha256(payload))
+    calibrate_prior_scale(hybrid, pairs.subset(held), config)
     hybrid.reject_width90 = reject_threshold(hybrid, pairs.subset(held), config)
     return hybrid
+
+
+@torch.no_grad()
+def calibrate_prior_scale(hybrid: HybridPosterior, validation: PairSet,
+                          config: TrainHybridConfig, parameter: str = "map_radial",
+                          label: str = "map_abp") -> float:
+    """Set ``hybrid.prior_scale`` from held-out records: the smallest multiplier of the
+    conditional prior's SD whose ``parameter`` posterior covers the reference ``label`` in at
+    least ``posterior.scale_coverage`` of the validation windows (the largest tried if none
+    does). MAP is the quantity the PPG determines least, so its coverage sets the spread;
+    the trial coverages are kept in ``hybrid.training['prior_scale_trials']``."""
+    settings = config.posterior
+    rows = np.random.default_rng(config.seed).permutation(len(validation))[: settings.reject_windows]
+    subset = validation.subset(rows)
+    reference = subset.table[label].to_numpy(float)
+    if not np.isfinite(reference).any():
+        log.warning("no %s reference on the validation records: prior scale left at %g", label,
+                    hybrid.prior_scale)
+        return hybrid.prior_scale
+    x = torch.from_numpy(subset.ppg[:, None])
+    index = hybrid.parameter_names.index(parameter)
+    trials = []
+    for scale in sorted(settings.prior_scales):
+        hybrid.prior_scale = scale
+        draws = hybrid.sample(x, settings.reject_draws,
+                              generator=torch.Generator().manual_seed(config.seed))[..., index]
+        low, high = np.quantile(draws.double().numpy(), [0.05, 0.95], axis=0)
+        finite = np.isfinite(reference)
+        coverage = float(((low <= reference) & (reference <= high))[finite].mean())
+        trials.append({"prior_scale": scale, "coverage90": round(coverage, 4)})
+        if coverage >= settings.scale_coverage:
+            break
+    else:
+        log.warning("no prior scale up to %g reaches %.2f coverage of %s on the validation "
+                    "records (%.2f at the largest)", scale, settings.scale_coverage, parameter,
+                    coverage)
+    hybrid.training["prior_scale_trials"] = trials
+    return hybrid.prior_scale
 
 
 @torch.no_grad()
@@ -167,14 +210,17 @@ def reject_threshold(hybrid: HybridPosterior, validation: PairSet,
     return torch.quantile(bounds[1] - bounds[0], settings.reject_quantile, dim=0)
 
 
-# Settings that do not change what is trained (where, on what device, how it is shown).
-_RUN_ONLY = {"out", "device", "pairs.workers", "training.progress_bar", "training.accelerator"}
+# Settings that do not change the trained CVAE: where and how fast it runs, how it is shown,
+# and what it is composed with afterwards (the APW posterior, the mixture and reject settings).
+_NOT_TRAINING = ("out", "device", "pairs.workers", "training.progress_bar",
+                 "training.accelerator", "apw_posterior", "posterior.")
 
 
 def check_resumable(config: TrainHybridConfig, checkpoints: Path) -> None:
     """Refuse to resume checkpoints made with other settings (they would load into another
     network, or silently continue another recipe); record the settings on a fresh start."""
-    settings = {k: v for k, v in _flatten(dataclasses.asdict(config)).items() if k not in _RUN_ONLY}
+    settings = {k: v for k, v in _flatten(dataclasses.asdict(config)).items()
+                if not k.startswith(_NOT_TRAINING)}
     path = checkpoints / "settings.json"
     if path.exists():
         before = json.loads(path.read_text())

@@ -182,16 +182,18 @@ class PressureCVAE(nn.Module):
         return {"nll": nll, "kl": kl, "rmse": rmse}
 
     @torch.no_grad()
-    def sample_apw(self, ppg: Tensor, m: int, generator: torch.Generator | None = None) -> Tensor:
-        """(m, B, 1, T) decoded pressures in mmHg, z ~ p(z | PPG); a deterministic map repeats
-        its one decode."""
+    def sample_apw(self, ppg: Tensor, m: int, generator: torch.Generator | None = None,
+                   prior_scale: float = 1.0) -> Tensor:
+        """(m, B, 1, T) decoded pressures in mmHg, z ~ p(z | PPG) with its SD times
+        ``prior_scale`` (a record-level recalibration, see :mod:`cardiosbi.hybrid.fit`); a
+        deterministic map repeats its one decode."""
         features = self.condition(ppg)
         if not self.latent_dim:
             return self.to_mmhg(self.decode(features, None)).expand(m, *ppg.shape)
         prior = self.prior(features)
         eps = torch.randn((m, *prior.mean.shape), generator=generator,
                           device=generator.device if generator is not None else ppg.device)
-        z = prior.mean + prior.stddev * eps.to(ppg.device)
+        z = prior.mean + prior_scale * prior.stddev * eps.to(ppg.device)
         repeated = [f.repeat(m, 1, 1) for f in features]
         decoded = self.decode(repeated, z.reshape(-1, self.latent_dim))
         return self.to_mmhg(decoded).reshape(m, *ppg.shape)

@@ -63,7 +63,7 @@ class HybridPosterior(Posterior):
 
     def __init__(self, cvae: PressureCVAE, apw: Posterior, n_apw: int = 8,
                  reject_width90: Tensor | None = None, training: dict | None = None,
-                 apw_sha256: str = "") -> None:
+                 apw_sha256: str = "", prior_scale: float = 1.0) -> None:
         if n_apw < 1:
             raise ConfigError(f"n_apw (pressure draws per window) must be >= 1, got {n_apw}")
         spec = apw.input_spec or {}
@@ -74,6 +74,9 @@ class HybridPosterior(Posterior):
         self.cvae, self.apw, self.n_apw = cvae.eval(), apw, int(n_apw)
         self.training = dict(training or {})
         self.apw_sha256 = apw_sha256
+        # SD multiplier of p(z | PPG), fitted on held-out records: a conditional prior learned
+        # from a few dozen patients is too sure of a new patient's pressure level.
+        self.prior_scale = float(prior_scale)
         self.input_spec = {"channels": ["digital/PPG"], "sampling_rate": spec["sampling_rate"],
                            "window_s": spec["window_s"], "normalize": "window", "stats": {}}
 
@@ -93,7 +96,8 @@ class HybridPosterior(Posterior):
         """(m, B, T) decoded arterial pressures in mmHg for PPG windows ``x``."""
         self.check_rows(x)
         ppg = self._as_input(x)
-        return self.cvae.sample_apw(ppg, m or self.n_apw, generator)[:, :, 0].cpu()
+        return self.cvae.sample_apw(ppg, m or self.n_apw, generator,
+                                    self.prior_scale)[:, :, 0].cpu()
 
     def apw_input(self, apw_mmhg: Tensor) -> Tensor:
         """Decoded pressures (..., T) -> the APW posterior's input, normalised as in training."""
@@ -142,6 +146,7 @@ class HybridPosterior(Posterior):
             # a hybrid built without the hash still writes one, so every file is checkable
             "apw_sha256": self.apw_sha256 or payload_sha256(apw),
             "n_apw": self.n_apw,
+            "prior_scale": self.prior_scale,
             "reject_width90": self.reject_width90,
             "training": self.training,
         }
@@ -159,7 +164,8 @@ class HybridPosterior(Posterior):
         cvae = PressureCVAE(int(saved["length"]), CVAEConfig(**saved["config"]))
         cvae.load_state_dict(saved["weights"])
         return cls(cvae, posterior_from_payload(apw_payload), int(state["n_apw"]),
-                   state["reject_width90"], state.get("training"), stored)
+                   state["reject_width90"], state.get("training"), stored,
+                   float(state.get("prior_scale", 1.0)))
 
 
 def _cpu(generator: torch.Generator | None) -> torch.Generator | None:

@@ -55,7 +55,12 @@ from cardiosbi.diagnostics.trending import (  # noqa: E402
 )
 from cardiosbi.estimate import model_input  # noqa: E402
 from cardiosbi.hybrid import CVAEConfig, HybridPosterior, HybridTrainerConfig, PairSet  # noqa: E402
-from cardiosbi.hybrid.fit import TrainHybridConfig, gather_pairs, reject_threshold  # noqa: E402
+from cardiosbi.hybrid.fit import (  # noqa: E402
+    TrainHybridConfig,
+    calibrate_prior_scale,
+    gather_pairs,
+    reject_threshold,
+)
 from cardiosbi.hybrid.training import fit_cvae, split_records  # noqa: E402
 from cardiosbi.utils.progress import progress  # noqa: E402
 
@@ -78,6 +83,7 @@ class CVConfig:
     max_epochs: int = 40
     patience: int = 8
     latent_dim: int = 16
+    calibrate_prior_scale: bool = True
     exclusion_relative: float = 0.10
     exclusion_relative_vitals: float = 0.05
     min_gap_s: float = 40.0
@@ -129,6 +135,8 @@ def fit_map(train: PairSet, cfg: CVConfig, latent_dim: int, apw, seed: int) -> H
     settings = TrainHybridConfig(seed=seed)
     settings.posterior.reject_windows = 64 if cfg.tiny else 512
     settings.posterior.reject_draws = 64 if cfg.tiny else 256
+    if latent_dim and cfg.calibrate_prior_scale:   # as `train-hybrid` does, on the inner validation
+        calibrate_prior_scale(hybrid, train.subset(held), settings)
     hybrid.reject_width90 = reject_threshold(hybrid, train.subset(held), settings)
     return hybrid
 
@@ -226,7 +234,8 @@ def run_fold(fold: int, train: PairSet, test: PairSet, models: dict, invasive: p
     timing = {"fold": fold, "train_seconds": round(time.perf_counter() - started, 1),
               "cvae_epochs": hybrid.training["epochs"],
               "deterministic_epochs": deterministic.training["epochs"],
-              "supervised_epochs": supervised.training["epochs"]}
+              "supervised_epochs": supervised.training["epochs"],
+              "prior_scale": hybrid.prior_scale}
     frames = []
     for m in cfg.components:
         hybrid.n_apw = m
@@ -324,9 +333,10 @@ def plot_metrics(table: pd.DataFrame, out: Path) -> None:
         ax.set_title(labels[parameter] + (" vs APW posterior" if parameter in INVASIVE_ONLY
                                           else " vs ECG / line"))
         ax.set_xlabel("mean absolute error")
-        for i, cov in enumerate(part["cov90"]):
-            if np.isfinite(cov):
-                ax.text(0, i, f" cov90 {cov:.2f}", va="center", fontsize=8, color="white")
+        for i, (mae, cov) in enumerate(zip(part["mae"], part["cov90"], strict=True)):
+            if np.isfinite(cov):  # beside the bar, so short bars keep a readable label
+                ax.text(mae, i, f" cov90 {cov:.2f}", va="center", fontsize=8)
+        ax.set_xlim(0, 1.35 * np.nanmax(part["mae"]))
     fig.tight_layout()
     fig.savefig(out / "hybrid_cv_mae.png", dpi=110)
     plt.close(fig)

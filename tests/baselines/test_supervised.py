@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from cardiosbi.baselines import train_supervised
 from cardiosbi.baselines.supervised import SupervisedConfig
 from cardiosbi.errors import ConfigError
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _windows(n, seed):
@@ -23,14 +24,6 @@ def _windows(n, seed):
     labels = np.stack([hr, noise_label], axis=1).astype(np.float32)
     labels[rng.random(n) < 0.2, 0] = np.nan          # missing ECG in a fifth of the windows
     return x.astype(np.float32), labels
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_learns_rate_and_gives_the_noise_label_a_wide_calibrated_interval():

@@ -27,18 +27,10 @@ from cardiosbi.inference import load_posterior
 from cardiosbi.inference.serialization import posterior_payload
 from cardiosbi.signals.normalize import normalize_window
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 LABELLED = ["hr", "map_radial"]
 TARGET = torch.tensor([55.0, 65.0])  # far from the untrained hybrid's medians (~85, ~94)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these small convolutions only lose time to thread hand-offs, which
-    grow to seconds per step when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def ppg_windows(n: int, seed: int) -> torch.Tensor:

@@ -24,21 +24,13 @@ from cardiosbi.errors import ConfigError
 from cardiosbi.hybrid import CVAEConfig, HybridPosterior, PressureCVAE
 from cardiosbi.signals.normalize import normalize_window
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 FS, SAMPLES, ROWS = 125.0, 1000, 12
 PARAMETERS = ["hr", "sv", "lvet", "svr"]
 LOW, HIGH = [40.0, 20.0, 180.0, 200.0], [150.0, 130.0, 400.0, 4000.0]
 LABELS = {"map_radial": (80.0, 100.0), "sbp_radial": (110.0, 140.0), "dbp_radial": (60.0, 80.0)}
 ALL_ROWS = [0.0, 0.0, 1.0]  # every row in the test split
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these small convolutions only lose time to thread hand-offs, which
-    grow to seconds per step when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_store(root, nan_row: int) -> dict[str, np.ndarray]:

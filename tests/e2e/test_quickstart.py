@@ -29,7 +29,8 @@ def quickstart(tmp_path_factory):
 def test_every_biomarker_of_both_models_is_summarised(quickstart):
     summary = pd.read_csv(quickstart / "summary.csv")
     expected = {"apw": {"hr", "sv", "co", "lvet", "svr", "map_radial", "sbp_radial", "dbp_radial"},
-                "ppg": {"hr", "sv", "co", "lvet", "svr", "map_radial"}}
+                "hybrid": {"hr", "sv", "co", "lvet", "svr", "map_radial", "sbp_radial",
+                           "dbp_radial"}}
     for model, names in expected.items():
         rows = summary[summary["model"] == model]
         # a biomarker whose every window is flagged too uncertain is left out, never invented
@@ -41,7 +42,7 @@ def test_every_biomarker_of_both_models_is_summarised(quickstart):
 def test_heart_rate_agrees_with_the_ecg(quickstart):
     agreement = pd.read_csv(quickstart / "agreement.csv").set_index(["comparison", "estimate"])
     assert agreement.loc[("HR vs ECG", "PPG beats"), "mean_abs_difference"] < 1.0
-    for model, windows in (("apw", 10), ("ppg", 3)):  # the PPG model flags more windows
+    for model, windows in (("apw", 10), ("hybrid", 3)):  # the PPG model flags more windows
         row = agreement.loc[("HR vs ECG", f"{model} posterior")]
         assert row["windows"] >= windows and row["mean_abs_difference"] < 5.0  # bpm
 
@@ -56,7 +57,7 @@ def test_the_report_links_one_page_per_model(quickstart):
     index = quickstart / "infer" / "report.html"
     parser = _Links()
     parser.feed(index.read_text())
-    assert sorted(parser.links) == ["report_apw.html", "report_ppg.html"]
+    assert sorted(parser.links) == ["report_apw.html", "report_hybrid.html"]
     for link in parser.links:
         page = (index.parent / link).read_text()
         assert page.count("data:image/png;base64,") >= 3 and "record-v136s" in page

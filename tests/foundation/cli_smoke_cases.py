@@ -14,7 +14,7 @@ def _check_quickstart(tmp: Path) -> None:
     import pandas as pd
 
     summary = pd.read_csv(tmp / "qs" / "summary.csv")
-    assert set(summary["model"]) == {"apw", "ppg"} and {"hr", "co"} <= set(summary["parameter"])
+    assert set(summary["model"]) == {"apw", "hybrid"} and {"hr", "co"} <= set(summary["parameter"])
     agreement = pd.read_csv(tmp / "qs" / "agreement.csv").set_index(["comparison", "estimate"])
     # the sample's PPG and ECG heart rates agree on accepted windows
     assert agreement.loc[("HR vs ECG", "PPG beats"), "mean_abs_difference"] < 1.0

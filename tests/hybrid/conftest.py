@@ -28,11 +28,8 @@ TINY = {"channels": [4, 8], "latent_dim": 2, "hidden": 16}
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_torch_thread):
+    """Every hybrid test module runs single-threaded (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

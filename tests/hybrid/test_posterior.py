@@ -13,13 +13,14 @@ import copy
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
 
 from cardiosbi.errors import CardiosbiError, ConfigError, SignalError
 from cardiosbi.estimate import model_input, window_config
-from cardiosbi.hybrid import CVAEConfig, HybridPosterior, PressureCVAE
+from cardiosbi.hybrid import CVAEConfig, HybridPosterior, PairSet, PressureCVAE
 from cardiosbi.hybrid.posterior import LOG_PROB_SEED
 from cardiosbi.inference import load_posterior
 from cardiosbi.io import load_recording
@@ -91,7 +92,7 @@ class _FixedPressures(PressureCVAE):
         super().__init__(LENGTH, CVAEConfig(**{**TINY, "latent_dim": 0}))
         self.fixed = pressures
 
-    def sample_apw(self, ppg, m, generator=None):
+    def sample_apw(self, ppg, m, generator=None, prior_scale=1.0):
         assert m == len(self.fixed) and ppg.shape[0] == self.fixed.shape[1]
         return self.fixed[:, :, None].clone()
 
@@ -224,3 +225,46 @@ def test_input_spec_makes_ppg_only_windows_for_infer(make_hybrid, v136s):
     torch.testing.assert_close(inputs.std(-1), torch.ones(3, 1), rtol=0, atol=2e-3)
     table = hybrid.summarize(inputs, n=20, generator=torch.Generator().manual_seed(0))
     assert np.isfinite(table["median"]).all()
+
+
+# --- record-level recalibration of the conditional prior's spread ----------------------------------
+def _validation(levels: np.ndarray) -> PairSet:
+    ppg = ppg_batch(tuple(60.0 + 5.0 * (i % 8) for i in range(len(levels))))[:, 0].numpy()
+    table = pd.DataFrame({"record": [f"r{i % 3}" for i in range(len(levels))], "start_s": 0.0,
+                          "map_abp": levels})
+    return PairSet(ppg, np.zeros_like(ppg), table)
+
+
+def test_prior_scale_is_the_smallest_reaching_the_coverage(make_hybrid):
+    from cardiosbi.hybrid.fit import TrainHybridConfig, calibrate_prior_scale
+
+    hybrid = make_hybrid(latent_dim=2, n_apw=4)
+    config = TrainHybridConfig()
+    config.posterior.reject_draws = 64
+    # references spread far more than an untrained prior's decodes: a wider prior is needed
+    levels = np.random.default_rng(0).normal(90.0, 35.0, 24)
+    scale = calibrate_prior_scale(hybrid, _validation(levels), config)
+    trials = hybrid.training["prior_scale_trials"]
+    assert [t["prior_scale"] for t in trials] == sorted(config.posterior.prior_scales)[:len(trials)]
+    assert trials[-1]["prior_scale"] == scale == hybrid.prior_scale
+    reached = [t["coverage90"] >= 0.9 for t in trials]
+    assert not any(reached[:-1])          # every smaller scale fell short
+    if scale < max(config.posterior.prior_scales):
+        assert reached[-1]
+    assert trials[-1]["coverage90"] > trials[0]["coverage90"]   # widening does widen
+
+
+def test_prior_scale_survives_save_and_load(make_hybrid, tmp_path):
+    hybrid = make_hybrid(latent_dim=2, n_apw=4)
+    hybrid.prior_scale = 2.5
+    hybrid.save(tmp_path / "h.pt")
+    loaded = load_posterior(tmp_path / "h.pt")
+    assert loaded.prior_scale == 2.5
+    x = ppg_batch()
+    a = hybrid.sample_apw(x, 4, torch.Generator().manual_seed(1))
+    b = loaded.sample_apw(x, 4, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    # a wider prior spreads the decoded levels further (same seed, same noise draws)
+    hybrid.prior_scale = 1.0
+    narrow = hybrid.sample_apw(x, 4, torch.Generator().manual_seed(1)).mean(-1).std(0)
+    assert bool((a.mean(-1).std(0) > narrow).all())

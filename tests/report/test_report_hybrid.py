@@ -24,19 +24,11 @@ from cardiosbi.report.waveforms import load_traces
 from tests.conftest import REPO_ROOT
 from tests.report.page import parse
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 RECORD = REPO_ROOT / "data" / "samples" / "v136s"
 HYBRID_LABEL = "hybrid (PPG → pressure → APW posterior)"
 DECODED_HEADING = "Decoded arterial pressure (hybrid model)"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these small convolutions only lose time to thread hand-offs, which
-    grow to seconds per step when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
