@@ -43,7 +43,7 @@ def hybrid_reference(hybrid: HybridPosterior) -> ReferenceSet:
     The reference embeddings are h(x_s) of that exact model, so another APW posterior (retrained,
     or a different file) would be transported onto embeddings of a network it does not have."""
     shipped = load_posterior(default_model_path(SHIPPED_APW))
-    if embedded_sha256(hybrid) != payload_sha256(posterior_payload(shipped)):
+    if hybrid.apw_sha256 != payload_sha256(posterior_payload(shipped)):
         trained_on = hybrid.training.get("apw_file", "an APW posterior file")
         raise ConfigError(
             "reference=default uses the shipped APW model's reference set, but the APW posterior "
@@ -52,7 +52,3 @@ def hybrid_reference(hybrid: HybridPosterior) -> ReferenceSet:
             "prepared as that APW posterior's input")
     return load_default_reference(SHIPPED_APW)
 
-
-def embedded_sha256(hybrid: HybridPosterior) -> str:
-    """SHA-256 of the embedded APW posterior's payload (the stored one is checked at load)."""
-    return hybrid.apw_sha256 or payload_sha256(posterior_payload(hybrid.apw))

@@ -30,10 +30,9 @@ from cardiosbi.hybrid.pairs import (
     rejection_counts,
     write_pairs_table,
 )
-from cardiosbi.hybrid.posterior import HybridPosterior, payload_sha256
+from cardiosbi.hybrid.posterior import HybridPosterior
 from cardiosbi.hybrid.training import HybridTrainerConfig, fit_cvae, split_records
 from cardiosbi.inference import Posterior, load_posterior
-from cardiosbi.inference.serialization import posterior_payload
 from cardiosbi.signals.normalize import normalize_window
 from cardiosbi.utils.rundir import atomic_write_text
 
@@ -112,8 +111,7 @@ def gather_pairs(records: list[str], out: Path, apw: Posterior, config: TrainHyb
 
 def _concat(sets: list[PairSet]) -> PairSet:
     if not sets:
-        return PairSet(np.empty((0, 0), np.float32), np.empty((0, 0), np.float32),
-                       pd.DataFrame(columns=["record"]))
+        return PairSet.empty()
     return PairSet(np.concatenate([s.ppg for s in sets]), np.concatenate([s.apw for s in sets]),
                    pd.concat([s.table for s in sets], ignore_index=True))
 
@@ -148,9 +146,7 @@ def build_hybrid(pairs: PairSet, apw: Posterior, config: TrainHybridConfig,
                              checkpoint_dir / "real" if checkpoint_dir else None, initial,
                              validation=pairs.subset(held))
     summary["pretrain"] = pretrained
-    payload = posterior_payload(apw)
-    hybrid = HybridPosterior(cvae, apw, config.posterior.n_apw, training=summary,
-                             apw_sha256=payload_sha256(payload))
+    hybrid = HybridPosterior(cvae, apw, config.posterior.n_apw, training=summary)
     calibrate_prior_scale(hybrid, pairs.subset(held), config)
     hybrid.reject_width90 = reject_threshold(hybrid, pairs.subset(held), config)
     return hybrid
@@ -166,8 +162,7 @@ def calibrate_prior_scale(hybrid: HybridPosterior, validation: PairSet,
     does). MAP is the quantity the PPG determines least, so its coverage sets the spread;
     the trial coverages are kept in ``hybrid.training['prior_scale_trials']``."""
     settings = config.posterior
-    rows = np.random.default_rng(config.seed).permutation(len(validation))[: settings.reject_windows]
-    subset = validation.subset(rows)
+    subset = _validation_windows(validation, config)
     reference = subset.table[label].to_numpy(float)
     if not np.isfinite(reference).any():
         log.warning("no %s reference on the validation records: prior scale left at %g", label,
@@ -201,13 +196,17 @@ def reject_threshold(hybrid: HybridPosterior, validation: PairSet,
     the flag marks windows less informative than the hybrid usually is on real PPG (not the
     APW model's simulation-based thresholds, which a PPG-based posterior would always fail)."""
     settings = config.posterior
-    rng = np.random.default_rng(config.seed)
-    rows = rng.permutation(len(validation))[: settings.reject_windows]
-    x = torch.from_numpy(validation.ppg[rows][:, None])
+    x = torch.from_numpy(_validation_windows(validation, config).ppg[:, None])
     generator = torch.Generator().manual_seed(config.seed)
     draws = hybrid.sample(x, settings.reject_draws, generator=generator).double()
     bounds = torch.quantile(draws, torch.tensor([0.05, 0.95], dtype=torch.float64), dim=0)
     return torch.quantile(bounds[1] - bounds[0], settings.reject_quantile, dim=0)
+
+
+def _validation_windows(validation: PairSet, config: TrainHybridConfig) -> PairSet:
+    """The (seeded) ``posterior.reject_windows`` validation windows the calibrations use."""
+    rows = np.random.default_rng(config.seed).permutation(len(validation))
+    return validation.subset(rows[: config.posterior.reject_windows])
 
 
 # Settings that do not change the trained CVAE: where and how fast it runs, how it is shown,

@@ -49,6 +49,11 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.ppg)
 
+    @classmethod
+    def empty(cls) -> PairSet:
+        return cls(np.empty((0, 0), np.float32), np.empty((0, 0), np.float32),
+                   pd.DataFrame(columns=["record", "start_s"]))
+
     @property
     def records(self) -> np.ndarray:
         return self.table["record"].to_numpy()
@@ -104,8 +109,7 @@ def load_pairs(prepared: str | Path, summary: pd.DataFrame) -> tuple[PairSet, pd
         tables.append(accepted[keep])
     table = pd.concat(everything, ignore_index=True) if everything else pd.DataFrame()
     if not ppg:
-        return PairSet(np.empty((0, 0), np.float32), np.empty((0, 0), np.float32),
-                       pd.DataFrame(columns=["record", "start_s"])), table
+        return PairSet.empty(), table
     pairs = PairSet(normalize_window(np.concatenate(ppg)).astype(np.float32),
                     np.concatenate(apw).astype(np.float32),
                     pd.concat(tables, ignore_index=True))
@@ -117,9 +121,8 @@ def check_enough(pairs: PairSet, table: pd.DataFrame, config: PairsConfig) -> No
     records = len(set(pairs.records)) if len(pairs) else 0
     if len(pairs) >= config.min_pairs and records >= config.min_records:
         return
-    reasons = table.loc[~table["accepted"].astype(bool), "reason"].astype(str).str.split(";")
-    top = reasons.explode().value_counts().head(4)
-    why = ", ".join(f"{k} ({v})" for k, v in top.items()) or "no windows"
+    top = list(rejection_counts(table).items())[:4]
+    why = ", ".join(f"{k} ({v})" for k, v in top) or "no windows"
     if "error" in table and table["error"].notna().any():  # whole records that failed, and why
         first = table["error"].dropna().astype(str).value_counts()
         why += f"; record failures: {first.index[0]} ({first.iloc[0]} records)"

@@ -73,7 +73,8 @@ class HybridPosterior(Posterior):
         super().__init__(apw.parameter_names, apw.low, apw.high, apw.units, reject_width90)
         self.cvae, self.apw, self.n_apw = cvae.eval(), apw, int(n_apw)
         self.training = dict(training or {})
-        self.apw_sha256 = apw_sha256
+        # the embedded APW posterior's identity: the hash it was saved with, else computed once
+        self.apw_sha256 = apw_sha256 or _apw_sha256(apw)
         # SD multiplier of p(z | PPG), fitted on held-out records: a conditional prior learned
         # from a few dozen patients is too sure of a new patient's pressure level.
         self.prior_scale = float(prior_scale)
@@ -138,13 +139,11 @@ class HybridPosterior(Posterior):
     def state(self) -> dict[str, Any]:
         from cardiosbi.inference.serialization import posterior_payload
 
-        apw = posterior_payload(self.apw)
         return {
             "cvae": {"config": self.cvae.config.__dict__, "length": self.cvae.length,
                      "weights": {k: v.detach().cpu() for k, v in self.cvae.state_dict().items()}},
-            "apw": apw,
-            # a hybrid built without the hash still writes one, so every file is checkable
-            "apw_sha256": self.apw_sha256 or payload_sha256(apw),
+            "apw": posterior_payload(self.apw),
+            "apw_sha256": self.apw_sha256,
             "n_apw": self.n_apw,
             "prior_scale": self.prior_scale,
             "reject_width90": self.reject_width90,
@@ -166,6 +165,12 @@ class HybridPosterior(Posterior):
         return cls(cvae, posterior_from_payload(apw_payload), int(state["n_apw"]),
                    state["reject_width90"], state.get("training"), stored,
                    float(state.get("prior_scale", 1.0)))
+
+
+def _apw_sha256(apw: Posterior) -> str:
+    from cardiosbi.inference.serialization import posterior_payload
+
+    return payload_sha256(posterior_payload(apw))
 
 
 def _cpu(generator: torch.Generator | None) -> torch.Generator | None:

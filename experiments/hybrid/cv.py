@@ -222,14 +222,16 @@ def waveform_rows(hybrid: HybridPosterior, test: PairSet, method: str, cfg: CVCo
 
 
 # --- one fold ------------------------------------------------------------------------------------
-def run_fold(fold: int, train: PairSet, test: PairSet, models: dict, invasive: pd.DataFrame,
+def run_fold(fold: int, train: PairSet, test: PairSet, apw, population: dict[str, np.ndarray],
              cfg: CVConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Train the fold's models on ``train`` and estimate ``test``; ``population``: the training
+    windows' reference values per biomarker (the population-mean baseline)."""
     seed = cfg.seed + fold
-    fs = float(models["apw"].input_spec["sampling_rate"])
+    fs = float(apw.input_spec["sampling_rate"])
     x = torch.from_numpy(test.ppg[:, None])
     started = time.perf_counter()
-    hybrid = fit_map(train, cfg, cfg.latent_dim, models["apw"], seed)
-    deterministic = fit_map(train, cfg, 0, models["apw"], seed)
+    hybrid = fit_map(train, cfg, cfg.latent_dim, apw, seed)
+    deterministic = fit_map(train, cfg, 0, apw, seed)
     supervised = fit_supervised(train, cfg, seed)
     timing = {"fold": fold, "train_seconds": round(time.perf_counter() - started, 1),
               "cvae_epochs": hybrid.training["epochs"],
@@ -243,10 +245,7 @@ def run_fold(fold: int, train: PairSet, test: PairSet, models: dict, invasive: p
     deterministic.n_apw = 1
     frames.append(posterior_rows(deterministic, x, "deterministic", cfg, seed))
     frames.append(supervised_rows(supervised, test.ppg))
-    train_invasive = models["train_invasive"]
-    values = {p: train.table[REAL_REFERENCES[p]].to_numpy(float) for p in VITALS}
-    values.update({p: train_invasive(p) for p in INVASIVE_ONLY})
-    frames.append(population_rows(values, len(test)))
+    frames.append(population_rows(population, len(test)))
     rows = pd.concat(frames, ignore_index=True).assign(fold=fold)
     waves = pd.concat([waveform_rows(hybrid, test, "hybrid", cfg, seed, fs),
                        waveform_rows(deterministic, test, "deterministic", cfg, seed, fs)])
@@ -396,6 +395,13 @@ def markdown(table: pd.DataFrame, waves: pd.DataFrame) -> str:
 
 
 # --- main -------------------------------------------------------------------------------------------
+def fold_rows(frame: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
+    """Rows of the windows ``index`` of a whole-set table, renumbered as the fold's windows."""
+    part = frame[frame["window"].isin(index)].copy()
+    part["window"] = part["window"].map({w: i for i, w in enumerate(index)})
+    return part
+
+
 def main(argv: list[str]) -> pd.DataFrame:
     cfg = load_config(argv)
     if cfg.tiny:
@@ -422,17 +428,15 @@ def main(argv: list[str]) -> pd.DataFrame:
         train = train_pairs.subset(train_fold != fold)
         if len(test) == 0:
             continue
-        rows_train = train_invasive_rows[train_invasive_rows["window"].isin(
-            np.flatnonzero(train_fold != fold))]
-        models = {"apw": apw, "train_invasive": lambda p, r=rows_train: r.loc[
-            r["parameter"] == p, "median"].to_numpy(float)}
-        index = np.flatnonzero(test_fold == fold)
-        fold_invasive = invasive[invasive["window"].isin(index)].copy()
-        fold_invasive["window"] = fold_invasive["window"].map({w: i for i, w in enumerate(index)})
-        rows, waves, timing = run_fold(fold, train, test, models, fold_invasive, cfg)
-        fold_direct = direct[direct["window"].isin(index)].copy()
-        fold_direct["window"] = fold_direct["window"].map({w: i for i, w in enumerate(index)})
-        rows = pd.concat([rows, fold_direct.assign(fold=fold), fold_invasive.assign(fold=fold)])
+        train_index, index = np.flatnonzero(train_fold != fold), np.flatnonzero(test_fold == fold)
+        trained = fold_rows(train_invasive_rows, train_index)
+        population = {p: train.table[REAL_REFERENCES[p]].to_numpy(float) for p in VITALS}
+        population.update({p: trained.loc[trained["parameter"] == p, "median"].to_numpy(float)
+                           for p in INVASIVE_ONLY})
+        rows, waves, timing = run_fold(fold, train, test, apw, population, cfg)
+        fold_invasive = fold_rows(invasive, index)
+        rows = pd.concat([rows, fold_rows(direct, index).assign(fold=fold),
+                          fold_invasive.assign(fold=fold)])
         all_rows.append(with_references(rows, test.table, fold_invasive))
         all_waves.append(waves.assign(record=test.records[waves["window"].to_numpy()]))
         timings.append(timing)
