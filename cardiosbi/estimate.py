@@ -84,3 +84,16 @@ def estimate_recording(recording: Recording, posterior: Posterior, n: int = 1000
     """Quality table and per-window estimates of one loaded recording."""
     windows, quality = make_windows(recording, config=window_config(posterior))
     return quality, estimate_windows(posterior, windows, quality, levels, n, generator)
+
+
+def record_summary(rid: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Per biomarker: median of the accepted, non-rejected window medians, and their count."""
+    if "reject" not in table:  # no window of the record was accepted, so nothing was estimated
+        return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
+    used = table[table["accepted"] & table["parameter"].notna() & table["reject"].eq(False)]
+    if used.empty:
+        return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
+    grouped = used.groupby(["parameter", "unit"], sort=False)
+    result = grouped.agg(median=("median", "median"), ci90_low=("ci90_low", "median"),
+                         ci90_high=("ci90_high", "median"), windows=("window", "count"))
+    return result.reset_index().assign(record=rid)

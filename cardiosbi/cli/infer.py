@@ -29,7 +29,7 @@ from omegaconf import DictConfig
 
 from cardiosbi.default_models import DEFAULT_MODELS, DEFAULT_SET, default_model_path, posterior_path
 from cardiosbi.errors import InputFileError
-from cardiosbi.estimate import estimate_windows, window_config
+from cardiosbi.estimate import estimate_windows, record_summary, window_config
 from cardiosbi.inference import Posterior, load_posterior
 from cardiosbi.signals.cohort import preprocess_cohort
 from cardiosbi.utils.config import to_dataclass
@@ -124,16 +124,3 @@ def estimate_record(posterior: Posterior, prepared: Path, rid: str, config: Infe
     with np.load(prepared / "windows" / f"{rid}.npz") as arrays:
         windows = arrays["windows"]
     return estimate_windows(posterior, windows, quality, config.levels, config.n_samples, generator)
-
-
-def record_summary(rid: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Per biomarker: median of the accepted, non-rejected window medians, and their count."""
-    if "reject" not in table:  # no window of the record was accepted, so nothing was estimated
-        return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
-    used = table[table["accepted"] & table["parameter"].notna() & table["reject"].eq(False)]
-    if used.empty:
-        return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
-    grouped = used.groupby(["parameter", "unit"], sort=False)
-    result = grouped.agg(median=("median", "median"), ci90_low=("ci90_low", "median"),
-                         ci90_high=("ci90_high", "median"), windows=("window", "count"))
-    return result.reset_index().assign(record=rid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cardiosbi.cli.infer import record_summary
+from cardiosbi.estimate import record_summary
 
 
 def test_record_without_accepted_windows_summarises_to_zero_windows():
