@@ -111,7 +111,7 @@ def _epochs(posterior) -> int:
 
 
 def _score_npe(posterior, theta, x, n_draws: int, seed: int) -> dict:
-    draws = posterior.sample(_tensor(x), n_draws, generator=torch.Generator().manual_seed(seed))
+    draws = posterior.sample((n_draws,), x=_tensor(x), generator=torch.Generator().manual_seed(seed))
     draws = draws.double().numpy()
     metrics = point_metrics(draws.mean(axis=0), theta)
     cred = central_credibility(draws, theta)
@@ -328,7 +328,7 @@ def _fit_ours(data: dict, theta_map: str, seed: int, max_epochs: int, legacy_flo
     trained = "" if recipe == "sbi" else f", {recipe} training"
     return {"label": f"cardiosbi NPE (zuko NSF, {flow}, θ {theta_map}{trained})", "train_s": train_s,
             "epochs": posterior.training["epochs"], "val_nll": nll, "val_nll_flow": nll_flow,
-            "sample": lambda xo, n: posterior.sample(xo, n, generator=gen)[:, 0]}
+            "sample": lambda xo, n: posterior.sample((n,), x=xo, generator=gen)[:, 0]}
 
 
 def _fit_sbi(data: dict, seed: int, max_epochs: int) -> dict:
@@ -471,9 +471,9 @@ def run_throughput(args) -> None:
 
 def _rates(posterior, x: torch.Tensor, args) -> tuple[float, float]:
     """(posterior samples/s for one window, windows summarised/s with 1,000 draws each)."""
-    posterior.sample(x[:2], 10)  # warm-up
+    posterior.sample((10,), x=x[:2])  # warm-up
     started = time.perf_counter()
-    posterior.sample(x[:1], args.samples)
+    posterior.sample((args.samples,), x=x[:1])
     _synchronize(args.device)
     one = args.samples / (time.perf_counter() - started)
     started = time.perf_counter()

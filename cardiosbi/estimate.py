@@ -29,6 +29,8 @@ from cardiosbi.signals.windows import WindowConfig, make_windows
 # Simulated channel "<site>/<signal>" -> the kind of real channel that measures it.
 SIGNAL_KINDS = {"P": "abp", "PPG": "ppg", "OPPG": "ppg"}
 QUALITY_COLUMNS = ["record", "window", "start_s", "duration_s", "accepted", "reason"]
+# A record-level value from fewer accepted windows than this is flagged as thin evidence.
+MIN_WINDOWS = 3
 
 
 def window_config(posterior: Posterior) -> WindowConfig:
@@ -87,13 +89,34 @@ def estimate_recording(recording: Recording, posterior: Posterior, n: int = 1000
 
 
 def record_summary(rid: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Per biomarker: median of the accepted, non-rejected window medians, and their count."""
+    """Per biomarker: median of the accepted, non-rejected window medians and their count,
+    the biomarker's validation status, and ``flag``: why the row is not a sound number ('' when
+    it is): unvalidated on real data, fewer than :data:`MIN_WINDOWS` windows behind it, or every
+    window rejected (then the median is NaN and the most common reason is named)."""
     if "reject" not in table:  # no window of the record was accepted, so nothing was estimated
         return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
-    used = table[table["accepted"] & table["parameter"].notna() & table["reject"].eq(False)]
-    if used.empty:
+    estimated = table[table["accepted"] & table["parameter"].notna()]
+    if estimated.empty:
         return pd.DataFrame({"record": [rid], "parameter": [np.nan], "windows": [0]})
-    grouped = used.groupby(["parameter", "unit"], sort=False)
-    result = grouped.agg(median=("median", "median"), ci90_low=("ci90_low", "median"),
-                         ci90_high=("ci90_high", "median"), windows=("window", "count"))
-    return result.reset_index().assign(record=rid)
+    rows = [_biomarker_summary(parameter, unit, group)
+            for (parameter, unit), group in estimated.groupby(["parameter", "unit"], sort=False)]
+    return pd.DataFrame(rows).assign(record=rid)
+
+
+def _biomarker_summary(parameter: str, unit: str, group: pd.DataFrame) -> dict:
+    used = group[group["reject"].eq(False)]
+    status = group["validity"].iloc[0] if "validity" in group else "validated"
+    flags = []
+    if status != "validated":
+        note = group["validity_note"].iloc[0] if "validity_note" in group else ""
+        flags.append(f"not validated on real data ({status}): {note}")
+    if used.empty:
+        reasons = group.get("reject_reason", pd.Series(dtype=str)).dropna()
+        common = reasons.mode().iloc[0] if len(reasons) else "rejected"
+        flags.append(f"all {len(group)} windows rejected (most often: {common})")
+    elif len(used) < MIN_WINDOWS:
+        flags.append(f"only {len(used)} window{'s' if len(used) > 1 else ''} (< {MIN_WINDOWS})")
+    return {"parameter": parameter, "unit": unit, "median": used["median"].median(),
+            "ci90_low": used["ci90_low"].median(), "ci90_high": used["ci90_high"].median(),
+            "windows": len(used), "windows_rejected": len(group) - len(used),
+            "validity": status, "flag": "; ".join(flags)}

@@ -108,7 +108,7 @@ class RopePosterior(Posterior):
         return (self.encoder if self.has_front else self.npe).valid_rows(x)
 
     @torch.no_grad()
-    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def _sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
         self.check_rows(x)
         weights = self.weights(x)
         batch = weights.shape[0]

@@ -184,7 +184,7 @@ def run_diagnostics(
     with torch.no_grad():
         for start in range(0, len(x_test), batch_size):
             x = x_test[start:start + batch_size]
-            draws = posterior.sample(x, n=n_samples, generator=generator)
+            draws = posterior.sample((n_samples,), x=x, generator=generator)
             chunks.append(draws.detach().cpu())
             if joint_hpd_draws > 0:
                 t = theta_test[start:start + batch_size]

@@ -173,8 +173,8 @@ def calibrate_prior_scale(hybrid: HybridPosterior, validation: PairSet,
     trials = []
     for scale in sorted(settings.prior_scales):
         hybrid.prior_scale = scale
-        draws = hybrid.sample(x, settings.reject_draws,
-                              generator=torch.Generator().manual_seed(config.seed))[..., index]
+        generator = torch.Generator().manual_seed(config.seed)
+        draws = hybrid.sample((settings.reject_draws,), x=x, generator=generator)[..., index]
         low, high = np.quantile(draws.double().numpy(), [0.05, 0.95], axis=0)
         finite = np.isfinite(reference)
         coverage = float(((low <= reference) & (reference <= high))[finite].mean())
@@ -198,7 +198,7 @@ def reject_threshold(hybrid: HybridPosterior, validation: PairSet,
     settings = config.posterior
     x = torch.from_numpy(_validation_windows(validation, config).ppg[:, None])
     generator = torch.Generator().manual_seed(config.seed)
-    draws = hybrid.sample(x, settings.reject_draws, generator=generator).double()
+    draws = hybrid.sample((settings.reject_draws,), x=x, generator=generator).double()
     bounds = torch.quantile(draws, torch.tensor([0.05, 0.95], dtype=torch.float64), dim=0)
     return torch.quantile(bounds[1] - bounds[0], settings.reject_quantile, dim=0)
 

@@ -113,21 +113,26 @@ class HybridPosterior(Posterior):
         return x.to(self.device)
 
     # --- Posterior API ------------------------------------------------------------------------
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return (1, self.cvae.length)
+
     def valid_rows(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)
         return torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
 
     @torch.no_grad()
-    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def _sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
         batch, m = len(x), self.n_apw
         per = math.ceil(n / m)
         apw = self.apw_input(self.sample_apw(x, m, generator))            # (m * B, 1 or 3, T)
-        draws = self.apw.sample(apw, per, generator=generator).cpu()      # (per, m * B, k)
+        draws = self.apw._sample(apw, per, generator).cpu()               # (per, m * B, k)
         draws = draws.reshape(per, m, batch, -1).transpose(0, 1).reshape(per * m, batch, -1)
         order = torch.randperm(per * m, generator=_cpu(generator))[:n]
         return draws[order]
 
     def log_prob(self, theta: Tensor, x: Tensor) -> Tensor:
+        x, _ = self._batched(x)
         generator = torch.Generator(device=self.device).manual_seed(LOG_PROB_SEED)
         m, batch = self.n_apw, len(x)
         apw = self.apw_input(self.sample_apw(x, m, generator))

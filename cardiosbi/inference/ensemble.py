@@ -43,6 +43,10 @@ class EnsemblePosterior(Posterior):
             member.to(device)
         return self
 
+    @property
+    def x_shape(self) -> tuple[int, ...] | None:
+        return self.members[0].x_shape
+
     def valid_rows(self, x: Tensor) -> Tensor:
         valid = self.members[0].valid_rows(x)
         for member in self.members[1:]:
@@ -50,8 +54,8 @@ class EnsemblePosterior(Posterior):
         return valid
 
     @torch.no_grad()
-    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
-        draws = torch.stack([m.sample(x, n, generator=generator).cpu() for m in self.members])
+    def _sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+        draws = torch.stack([m._sample(x, n, generator).cpu() for m in self.members])
         # Pick a member per draw: exact sampling from the equal-weight mixture.
         which = torch.randint(len(self.members), draws.shape[1:3], generator=generator,
                               device=generator.device if generator is not None else "cpu").cpu()
@@ -59,6 +63,7 @@ class EnsemblePosterior(Posterior):
         return draws.gather(0, index)[0]
 
     def log_prob(self, theta: Tensor, x: Tensor) -> Tensor:
+        x, _ = self._batched(x)
         terms = torch.stack([m.log_prob(theta, x).cpu() for m in self.members])
         return torch.logsumexp(terms, dim=0) - math.log(len(self.members))
 

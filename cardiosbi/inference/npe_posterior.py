@@ -94,6 +94,14 @@ class NPEPosterior(Posterior):
         return self.bijection.inv(theta_std)
 
     # --- Posterior API ------------------------------------------------------------------------
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return tuple(self.network.x_shape)
+
+    def ood_features(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.embed(x)
+
     def valid_rows(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)
         flat = x.reshape(x.shape[0], -1)
@@ -104,11 +112,12 @@ class NPEPosterior(Posterior):
         return torch.isfinite(flat).all(dim=1)
 
     @torch.no_grad()
-    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def _sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
         self.check_rows(x)
         return self.draw(self.embed(x), n, generator)
 
     def log_prob(self, theta: Tensor, x: Tensor) -> Tensor:
+        x, _ = self._batched(x)
         self.check_rows(x)
         embedding = self.embed(x)
         log_mass = self._cached_log_mass(x, embedding) if self.bijection.truncates else 0.0

@@ -1,11 +1,16 @@
 """The :class:`Posterior` base class shared by every estimator (NPE, ensemble, RoPE, hybrid).
 
-A subclass implements ``sample``, ``log_prob``, ``valid_rows`` and the two halves of
-serialisation (``state`` / ``from_state``); ``summarize`` and ``save`` come from here.
+A subclass implements ``_sample``, ``log_prob``, ``valid_rows`` and the two halves of
+serialisation (``state`` / ``from_state``); the sbi-style ``sample((n,), x=x)``, ``summarize``
+and ``save`` come from here. ``summarize`` says of every number whether it can be trusted:
+interval too wide, median pinned at a prior bound, input outside the training distribution
+(:mod:`.ood`), and the biomarker's validation status on real data (:mod:`.validity`).
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +22,13 @@ import torch
 from torch import Tensor
 
 from cardiosbi import registry
-from cardiosbi.errors import SignalError
+from cardiosbi.errors import ConfigError, SignalError
+from cardiosbi.inference.ood import EmbeddingOOD
+from cardiosbi.inference.validity import Validity, derived_validity, validity_of
+
+# A median within this fraction of the prior range from a bound is "pinned" there: the
+# posterior is piled against the edge of what was simulated, so the true value may lie beyond.
+BOUND_FRACTION = 0.02
 
 
 def level_name(level: float) -> str:
@@ -50,6 +61,10 @@ class Posterior(ABC):
     """
 
     input_spec: dict[str, Any] | None = None
+    # Per biomarker {"status", "note"} from the model card (see :mod:`.validity`); None: not
+    # validated on real data. Out-of-distribution statistics of the embedding (:mod:`.ood`).
+    validation: dict[str, dict[str, str]] | None = None
+    ood: EmbeddingOOD | None = None
 
     kind: ClassVar[str] = ""
 
@@ -74,8 +89,8 @@ class Posterior(ABC):
 
     # --- what every estimator implements -------------------------------------------------
     @abstractmethod
-    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` draws per row of ``x``: Tensor (n, B, k) in physical units."""
+    def _sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` draws per row of the batch ``x``: Tensor (n, B, k) in physical units."""
 
     @abstractmethod
     def log_prob(self, theta: Tensor, x: Tensor) -> Tensor:
@@ -96,8 +111,53 @@ class Posterior(ABC):
 
     # --- shared behaviour ------------------------------------------------------------------
     @property
+    def x_shape(self) -> tuple[int, ...] | None:
+        """Shape of one window (e.g. (channels, samples)); None when not fixed."""
+        return None
+
+    def sample(self, sample_shape: int | Sequence[int] | Tensor = (), x: Tensor | None = None,
+               generator: torch.Generator | None = None) -> Tensor:
+        """Draws of q(theta | x) in physical units, as sbi: ``sample((n,), x=x)``.
+
+        ``x`` is one window (shape :attr:`x_shape`) -> (*sample_shape, k), or a batch ->
+        (*sample_shape, B, k). The old order ``sample(x, n)`` still works, with a warning.
+        """
+        if isinstance(sample_shape, Tensor | np.ndarray):
+            warnings.warn("Posterior.sample(x, n) is deprecated; use sample((n,), x=x)",
+                          DeprecationWarning, stacklevel=2)
+            sample_shape, x = (int(x),), sample_shape
+        if x is None:
+            raise ConfigError("sample needs the observation: posterior.sample((n,), x=x)")
+        shape = torch.Size([sample_shape] if isinstance(sample_shape, int) else sample_shape)
+        x, single = self._batched(x)
+        draws = self._sample(x, math.prod(shape), generator)
+        draws = draws[:, 0] if single else draws
+        return draws.reshape(*shape, *draws.shape[1:])
+
+    def _batched(self, x: Tensor) -> tuple[Tensor, bool]:
+        """(``x`` with a batch dimension, whether it was one window)."""
+        x = torch.as_tensor(x)
+        single = self.x_shape is not None and x.ndim == len(self.x_shape)
+        return (x[None] if single else x), single
+
+    @property
     def num_parameters(self) -> int:
         return len(self.parameter_names)
+
+    def ood_features(self, x: Tensor) -> Tensor | None:
+        """Features (B, E) the out-of-distribution score reads (the embedding); None if none."""
+        return None
+
+    def ood_scores(self, x: Tensor) -> Tensor:
+        """(B,) out-of-distribution score of each row (NaN without OOD statistics)."""
+        features = self.ood_features(x) if self.ood is not None else None
+        if features is None:
+            return torch.full((len(x),), float("nan"), dtype=torch.float64)
+        return self.ood.score(features)
+
+    def validity(self) -> dict[str, Validity]:
+        """Validation status on real data of every parameter (see :mod:`.validity`)."""
+        return {name: validity_of(self.validation, name) for name in self.parameter_names}
 
     def check_rows(self, x: Tensor) -> None:
         """Raise :class:`SignalError` naming the first row this posterior cannot use."""
@@ -124,6 +184,10 @@ class Posterior(ABC):
         from the same draws; such a row is rejected when any of its inputs is.
         Windows the posterior cannot use (NaN/inf without a missing-data mask) get NaN
         statistics and ``reject = True`` instead of stopping the whole batch.
+
+        Every rejected row says why in ``reject_reason``; ``at_bound``, ``ood_score``/``ood``,
+        ``validity``/``validity_note`` and ``status`` (ok | rejected | unvalidated) tell a
+        reader which numbers are sound (see the module docstring).
         """
         x = torch.as_tensor(x)
         valid = self.valid_rows(x).cpu()
@@ -133,16 +197,20 @@ class Posterior(ABC):
         all_levels = sorted(set(levels) | {0.9})
         quantiles = [0.5] + [q for lv in all_levels for q in ((1 - lv) / 2, (1 + lv) / 2)]
         stats = np.full((windows, k, 2 + len(quantiles)), np.nan)
+        ood_score = np.full(windows, np.nan)
         rows = valid.nonzero().flatten()
         for start in range(0, len(rows), batch_size):
             index = rows[start : start + batch_size]
+            batch = x[index.to(x.device)]
             with torch.no_grad():
-                draws = self.sample(x[index.to(x.device)], n, generator=generator).double().cpu()
+                draws = self._sample(batch, n, generator).double().cpu()
+                ood_score[index.numpy()] = self.ood_scores(batch).cpu().numpy()
             draws = self._with_derived(draws, extra)
             q = torch.quantile(draws, torch.tensor(quantiles, dtype=torch.float64), dim=0)
             block = torch.cat([draws.mean(0)[None], draws.std(0)[None], q], dim=0)
             stats[index.numpy()] = block.permute(1, 2, 0).numpy()
-        return self._table(stats, levels, all_levels, valid.numpy(), extra)
+        table = self._table(stats, levels, all_levels, extra)
+        return self._judge(table, stats[:, :, 2], ood_score, valid.numpy(), extra)
 
     def _with_derived(self, draws: Tensor, extra: Sequence[Derived]) -> Tensor:
         """(n, B, k) draws -> (n, B, k + len(extra)) with the derived quantities appended."""
@@ -152,7 +220,7 @@ class Posterior(ABC):
         values = [d.function(*(column[name] for name in d.inputs)) for d in extra]
         return torch.cat([draws, torch.stack(values, dim=-1)], dim=-1)
 
-    def _table(self, stats: np.ndarray, levels, all_levels, valid: np.ndarray,
+    def _table(self, stats: np.ndarray, levels, all_levels,
                extra: Sequence[Derived] = ()) -> pd.DataFrame:
         windows, k, _ = stats.shape
         table = pd.DataFrame({
@@ -170,23 +238,80 @@ class Posterior(ABC):
         i90 = all_levels.index(0.9)
         width90 = stats[:, :, 4 + 2 * i90] - stats[:, :, 3 + 2 * i90]
         table["width90"] = width90.ravel()
-        base = self.num_parameters
-        threshold = self.reject_width90.numpy()[None, :]
-        with np.errstate(invalid="ignore"):
-            too_wide = np.where(np.isnan(threshold), False, width90[:, :base] > threshold)
-        # NaN draws: a window the posterior could not sample (see NPEPosterior's truncation).
-        too_wide |= np.isnan(width90[:, :base])
-        inputs = [[self.parameter_names.index(name) for name in d.inputs] for d in extra]
-        too_wide = np.concatenate([too_wide, *(too_wide[:, i].any(axis=1, keepdims=True)
-                                               for i in inputs)], axis=1)
-        table["reject"] = (too_wide | ~valid[:, None]).ravel()
         return table
+
+    def _judge(self, table: pd.DataFrame, median: np.ndarray, ood_score: np.ndarray,
+               valid: np.ndarray, extra: Sequence[Derived]) -> pd.DataFrame:
+        """Add the reject flag with its reasons, and the validity columns, to ``table``."""
+        windows, base = median.shape[0], self.num_parameters
+        width90 = table["width90"].to_numpy().reshape(windows, -1)[:, :base]
+        limit = self.ood.threshold if self.ood is not None else np.inf
+        ood = np.nan_to_num(ood_score, nan=-np.inf) > limit
+        reasons, at_bound = self._reasons(median[:, :base], width90, valid, ood_score, ood)
+        # a derived row (CO) is as sound as its inputs
+        for d in extra:
+            inputs = [self.parameter_names.index(name) for name in d.inputs]
+            reasons = np.concatenate([reasons, _joined(reasons[:, inputs], d.inputs)], axis=1)
+            at_bound = np.concatenate([at_bound, at_bound[:, inputs].any(1, keepdims=True)], 1)
+        k = reasons.shape[1]
+        table["reject"] = (reasons != "").ravel()
+        table["reject_reason"] = reasons.ravel()
+        table["at_bound"] = at_bound.ravel()
+        table["ood_score"] = np.repeat(ood_score, k)
+        table["ood"] = np.repeat(ood, k)
+        validity = self.validity()
+        validity.update({d.name: derived_validity(d.inputs, validity) for d in extra})
+        names = self.parameter_names + [d.name for d in extra]
+        table["validity"] = np.tile([validity[n].status for n in names], windows)
+        table["validity_note"] = np.tile([validity[n].note for n in names], windows)
+        table["status"] = np.where(table["reject"], "rejected",
+                                   np.where(table["validity"] == "validated", "ok", "unvalidated"))
+        return table
+
+    def _reasons(self, median: np.ndarray, width90: np.ndarray, valid: np.ndarray,
+                 ood_score: np.ndarray, ood: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(windows, k) strings saying why each estimate is rejected ('' when it is not), and
+        (windows, k) bool: median pinned at a prior bound."""
+        threshold = self.reject_width90.numpy()
+        low, high = self.low.numpy(), self.high.numpy()
+        margin = BOUND_FRACTION * (high - low)
+        with np.errstate(invalid="ignore"):
+            too_wide = np.where(np.isnan(threshold), False, width90 > threshold)
+            at_low, at_high = median <= low + margin, median >= high - margin
+        out = np.full(median.shape, "", dtype=object)
+        for i, j in zip(*np.nonzero(~valid[:, None] | np.isnan(width90) | too_wide | at_low
+                                    | at_high | ood[:, None]), strict=True):
+            unit = f" {self.units[j]}" if self.units[j] else ""
+            why = []
+            if not valid[i]:
+                why.append("window has NaN/inf values this model cannot read")
+            elif np.isnan(width90[i, j]):
+                why.append("no valid posterior draws (the window lies outside the prior box)")
+            if too_wide[i, j]:
+                why.append(f"interval too wide (90% width {width90[i, j]:.3g} > "
+                           f"{threshold[j]:.3g}{unit})")
+            if at_low[i, j] or at_high[i, j]:
+                side, bound = ("lower", low[j]) if at_low[i, j] else ("upper", high[j])
+                why.append(f"at prior bound (median near the {side} bound {bound:.4g}{unit}; "
+                           "the value may lie beyond what was simulated)")
+            if ood[i]:
+                why.append(f"input outside the training distribution (score {ood_score[i]:.3g} "
+                           f"> {self.ood.threshold:.3g})")
+            out[i, j] = "; ".join(why)
+        return out, at_low | at_high
 
     def save(self, path) -> None:
         """Write this posterior to one self-describing file (see :mod:`.serialization`)."""
         from cardiosbi.inference.serialization import save_posterior
 
         save_posterior(self, path)
+
+
+def _joined(reasons: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """(windows, 1): the inputs' reasons, each prefixed with its input's name."""
+    rows = ["; ".join(f"{name}: {why}" for name, why in zip(names, row, strict=True) if why)
+            for row in reasons]
+    return np.array(rows, dtype=object).reshape(-1, 1)
 
 
 def default_unit(name: str) -> str:

@@ -19,8 +19,10 @@ import torch
 
 import cardiosbi
 from cardiosbi import registry
-from cardiosbi.errors import InputFileError
+from cardiosbi.errors import CardiosbiError, InputFileError
+from cardiosbi.inference.ood import EmbeddingOOD
 from cardiosbi.inference.posterior import Posterior
+from cardiosbi.inference.validity import checked_validation
 from cardiosbi.utils.paths import existing_path
 
 FORMAT = "cardiosbi-posterior"
@@ -39,6 +41,8 @@ def posterior_payload(posterior: Posterior) -> dict[str, Any]:
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(),
         "parameters": parameter_rows(posterior),
         "input_spec": posterior.input_spec,
+        "validation": posterior.validation,
+        "ood": posterior.ood.state() if posterior.ood is not None else None,
         "state": posterior.state(),
     }
 
@@ -64,12 +68,18 @@ def posterior_from_payload(payload: dict[str, Any]) -> Posterior:
     """Rebuild a posterior from :func:`posterior_payload` output."""
     if payload.get("format") != FORMAT:
         raise InputFileError("not a cardiosbi posterior file (format marker missing)")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    version = payload.get("format_version", 0)
+    if not isinstance(version, int) or not isinstance(payload.get("class"), str) \
+            or not isinstance(payload.get("state"), dict) \
+            or not isinstance(payload.get("input_spec") or {}, dict):
+        raise InputFileError("posterior file has an unexpected structure (format_version, class, "
+                             "state or input_spec missing or of the wrong type)")
+    if version > FORMAT_VERSION:
         raise InputFileError(
-            f"posterior file format {payload['format_version']} is newer than this cardiosbi "
+            f"posterior file format {version} is newer than this cardiosbi "
             f"({cardiosbi.__version__}) reads; upgrade cardiosbi"
         )
-    module_name, _, class_name = str(payload["class"]).partition(":")
+    module_name, _, class_name = payload["class"].partition(":")
     if not module_name.startswith("cardiosbi."):
         raise InputFileError(f"posterior file names a class outside cardiosbi: {payload['class']}")
     try:
@@ -79,8 +89,19 @@ def posterior_from_payload(payload: dict[str, Any]) -> Posterior:
             f"posterior class {payload['class']} is not in this cardiosbi version "
             f"({cardiosbi.__version__}; the file was written by {payload.get('cardiosbi_version')})"
         ) from None
-    posterior = cls.from_state(payload["state"])
+    if not (isinstance(cls, type) and issubclass(cls, Posterior)):
+        raise InputFileError(f"posterior file names {payload['class']}, which is not a posterior")
+    try:
+        posterior = cls.from_state(payload["state"])
+    except CardiosbiError:
+        raise
+    except Exception as exc:  # a crafted or truncated file: any structural surprise
+        raise InputFileError(f"posterior file has an unexpected structure for {payload['class']} "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from None
     posterior.input_spec = payload.get("input_spec")
+    posterior.validation = checked_validation(payload.get("validation"))
+    ood = payload.get("ood")
+    posterior.ood = EmbeddingOOD.from_state(ood) if ood is not None else None
     return posterior
 
 
@@ -95,7 +116,12 @@ def save_posterior(posterior: Posterior, path: str | os.PathLike) -> Path:
 
 
 def load_posterior(path: str | os.PathLike, device: str | torch.device = "cpu") -> Posterior:
-    """Load a posterior file on ``device`` (CPU by default, whatever it was trained on)."""
+    """Load a posterior on ``device`` (CPU by default, whatever it was trained on): a shipped
+    model's name (``apw``, ``hybrid``, ``ppg``) or the path of a posterior file."""
+    from cardiosbi.default_models import DEFAULT_MODELS, default_model_path
+
+    if str(path) in DEFAULT_MODELS and not Path(path).exists():
+        path = default_model_path(str(path))
     path = existing_path(path, "posterior file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

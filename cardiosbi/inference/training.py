@@ -172,7 +172,7 @@ def calibrate_reject_threshold(posterior: Posterior, datamodule, config: NPEConf
     _, x = datamodule.validation_tensors()
     x = x[: settings.reject_calibration_rows]
     generator = torch.Generator().manual_seed(config.seed)
-    draws = posterior.sample(x, settings.reject_calibration_samples, generator=generator).double()
+    draws = posterior.sample((settings.reject_calibration_samples,), x=x, generator=generator).double()
     bounds = torch.quantile(draws, torch.tensor([0.05, 0.95], dtype=torch.float64), dim=0)
     widths = bounds[1] - bounds[0]
     return torch.quantile(widths, settings.reject_quantile, dim=0)

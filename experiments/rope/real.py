@@ -119,8 +119,8 @@ def labelled_draws(posterior, x: torch.Tensor, columns: list[int], n: int,
     """Posterior draws (n, B, k_labelled) of the labelled parameters, in chunks of windows."""
     with torch.no_grad():
         if is_mixture(posterior):
-            return posterior.sample(x, n, generator=generator)[..., columns]
-        return torch.cat([posterior.sample(chunk, n, generator=generator)[..., columns]
+            return posterior.sample((n,), x=x, generator=generator)[..., columns]
+        return torch.cat([posterior.sample((n,), x=chunk, generator=generator)[..., columns]
                           for chunk in x.split(256)], dim=1)
 
 

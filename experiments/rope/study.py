@@ -99,7 +99,7 @@ def evaluate(posterior, theta, x, n_samples, generator) -> tuple[float, float]:
     """(LPP, ACAUC) of a posterior on test pairs (θ, x)."""
     with torch.no_grad():
         log_prob = posterior.log_prob(theta, x)
-        draws = posterior.sample(x, n_samples, generator=generator)
+        draws = posterior.sample((n_samples,), x=x, generator=generator)
     return lpp(log_prob), acauc(draws.cpu(), theta)
 
 

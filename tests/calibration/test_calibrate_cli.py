@@ -35,7 +35,7 @@ def test_calibrate_fine_tunes_and_writes_a_rope_posterior(tmp_path, monkeypatch,
     rope = load_posterior(tmp_path / "cal" / "posterior.pt")
     assert isinstance(rope, RopePosterior)
     assert rope.input_spec == load_posterior(posterior).input_spec  # `infer` can use it
-    draws = rope.sample(x_cal[:3], 7, generator=generator)
+    draws = rope.sample((7,), x=x_cal[:3], generator=generator)
     assert draws.shape == (7, 3, 2) and torch.isfinite(draws).all()
     # the calibrated file is accepted by `cardiosbi infer` like any posterior
     record = repo_root / "tests/data/real/041s/041s.hea"

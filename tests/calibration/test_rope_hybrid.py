@@ -101,18 +101,18 @@ def test_save_load_reproduces_seeded_draws(rope, tmp_path):
     loaded = load_posterior(tmp_path / "rope.pt")
     assert isinstance(loaded, RopePosterior) and isinstance(loaded.encoder, DecodedPressureEncoder)
     assert loaded.input_spec == rope.input_spec
-    seeded = [p.sample(x, 30, generator=torch.Generator().manual_seed(7)) for p in (rope, loaded)]
+    seeded = [p.sample((30,), x=x, generator=torch.Generator().manual_seed(7)) for p in (rope, loaded)]
     torch.testing.assert_close(seeded[0], seeded[1])
     torch.testing.assert_close(rope.log_prob(seeded[0][0], x), loaded.log_prob(seeded[0][0], x))
     with pytest.raises(SignalError, match=r"PPG windows must be \(B, 1, 1000\)"):
-        loaded.sample(torch.zeros(2, 3, 1000), 5)  # APW-shaped input is not what it reads
+        loaded.sample((5,), x=torch.zeros(2, 3, 1000))  # APW-shaped input is not what it reads
 
 
 def test_calibration_pulls_the_medians_towards_the_labels(rope, hybrid):
     x = ppg_windows(8, seed=4)
     medians = {}
     for name, posterior in (("hybrid", hybrid), ("rope", rope)):
-        draws = posterior.sample(x, 200, generator=torch.Generator().manual_seed(0))
+        draws = posterior.sample((200,), x=x, generator=torch.Generator().manual_seed(0))
         columns = [hybrid.parameter_names.index(p) for p in LABELLED]
         medians[name] = draws[..., columns].median(dim=0).values.median(dim=0).values
     before = (medians["hybrid"] - TARGET).abs()
@@ -144,7 +144,7 @@ def test_calibrate_command_on_a_hybrid_file(hybrid, tmp_path):
     assert isinstance(rope, RopePosterior) and rope.mode == "single"
     assert rope.reference_embeddings.shape == (4096, 64)
     assert rope.input_spec == hybrid.input_spec
-    draws = rope.sample(x[:2], 10, generator=torch.Generator().manual_seed(0))
+    draws = rope.sample((10,), x=x[:2], generator=torch.Generator().manual_seed(0))
     assert draws.shape == (10, 2, 7) and torch.isfinite(draws).all()
 
 

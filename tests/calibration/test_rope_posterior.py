@@ -78,7 +78,7 @@ def test_samples_follow_the_mixture_density(npe, data):
     *_, x_test = data
     rope = calibrate(npe, None, None, data[1])
     x = x_test[:1]
-    draws = rope.sample(x, 4000, generator=torch.Generator().manual_seed(3))[:, 0]
+    draws = rope.sample((4000,), x=x, generator=torch.Generator().manual_seed(3))[:, 0]
     # Importance check: E_p[1] = ∫ p over the box estimated on a uniform grid equals 1, and the
     # sample mean matches the density-weighted mean computed from log_prob on the same grid.
     side = torch.linspace(-2 + 0.025, 2 - 0.025, 80)
@@ -105,8 +105,8 @@ def test_save_load_round_trip(npe, data, tmp_path):
     rope.save(tmp_path / "rope.pt")
     loaded = load_posterior(tmp_path / "rope.pt")
     assert isinstance(loaded, RopePosterior) and loaded.mode == "single"
-    first = rope.sample(x_test[:3], 50, generator=torch.Generator().manual_seed(9))
-    second = loaded.sample(x_test[:3], 50, generator=torch.Generator().manual_seed(9))
+    first = rope.sample((50,), x=x_test[:3], generator=torch.Generator().manual_seed(9))
+    second = loaded.sample((50,), x=x_test[:3], generator=torch.Generator().manual_seed(9))
     torch.testing.assert_close(first, second)
 
 
@@ -130,8 +130,8 @@ def test_cached_draws_follow_the_same_mixture(npe, data, tmp_path):
     exact = calibrate(npe, None, None, x_ref)
     cached = RopePosterior(npe, exact.reference_embeddings, exact.encoder, cache_draws=400)
     generator = torch.Generator().manual_seed(11)
-    a = exact.sample(x_test[:4], 3000, generator=generator)
-    b = cached.sample(x_test[:4], 3000, generator=generator)
+    a = exact.sample((3000,), x=x_test[:4], generator=generator)
+    b = cached.sample((3000,), x=x_test[:4], generator=generator)
     torch.testing.assert_close(a.mean(0), b.mean(0), atol=0.08, rtol=0)
     torch.testing.assert_close(a.std(0), b.std(0), atol=0.08, rtol=0)
     cached.save(tmp_path / "cached.pt")
@@ -181,7 +181,7 @@ def test_marginal_density_matches_the_mixture_draws(npe, data):
     _, x_ref, *_, x_test = data
     rope = RopePosterior(npe, npe.embed(x_ref).detach(), cache_draws=500)
     weights = rope.weights(x_test[:5])
-    draws = rope.sample(x_test[:5], 20000, generator=torch.Generator().manual_seed(8))[..., 1]
+    draws = rope.sample((20000,), x=x_test[:5], generator=torch.Generator().manual_seed(8))[..., 1]
     # the Gaussian-marginal mixture against a histogram of exact marginal draws, per window
     edges = torch.linspace(-2, 2, 41)
     centres = (edges[1:] + edges[:-1]) / 2

@@ -104,7 +104,7 @@ def test_npe_training_runs_on_the_streaming_module(root):
                                               "reject_calibration_samples": 16}})
     posterior = fit_posterior(module, config, module.units)
     _theta, x = module.validation_tensors()
-    assert posterior.sample(x[:2], n=4).shape == (4, 2, 2)
+    assert posterior.sample((4,), x=x[:2]).shape == (4, 2, 2)
 
 
 def test_data_config_builds_the_module_and_checks_the_path(root, tmp_path):

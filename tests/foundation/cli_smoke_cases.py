@@ -62,7 +62,7 @@ def _check_calibrate(tmp: Path) -> None:
 
     rope = load_posterior(tmp / "cal" / "posterior.pt")
     assert isinstance(rope, RopePosterior) and rope.reference_embeddings.shape[0] == 60
-    assert rope.sample(torch.zeros(3, 2), 5).shape == (5, 3, 2)
+    assert rope.sample((5,), x=torch.zeros(3, 2)).shape == (5, 3, 2)
 
 
 def _check_run_network(tmp: Path) -> None:

@@ -24,3 +24,24 @@ def test_rejected_estimates_are_left_out_of_the_summary():
     summary = record_summary("r", table).set_index("parameter")
     assert summary.loc["hr", "windows"] == 2 and summary.loc["hr", "median"] == 75.0
     assert summary.loc["sv", "windows"] == 1 and summary.loc["sv", "median"] == 60.0
+
+
+def test_summary_flags_thin_evidence_unvalidated_biomarkers_and_all_rejected():
+    table = pd.DataFrame({
+        "record": "r", "window": [0, 0, 0, 1, 1, 1, 2, 2, 2], "accepted": True,
+        "parameter": ["hr", "sv", "lvet"] * 3, "unit": ["bpm", "mL", "ms"] * 3,
+        "median": [70.0, 60, 390, 71, 61, 395, 72, 62, 399],
+        "ci90_low": 0.0, "ci90_high": 1.0,
+        "reject": [False, False, True, False, True, True, False, True, True],
+        "reject_reason": ["", "", "at prior bound", "", "interval too wide", "at prior bound",
+                          "", "interval too wide", "at prior bound"],
+        "validity": ["validated", "in silico only", "known bias"] * 3,
+        "validity_note": ["", "no real label", "near the prior edge"] * 3,
+    })
+    summary = record_summary("r", table).set_index("parameter")
+    assert summary.loc["hr", "flag"] == "" and summary.loc["hr", "windows"] == 3
+    assert "only 1 window (< 3)" in summary.loc["sv", "flag"]
+    assert "not validated on real data (in silico only): no real label" in summary.loc["sv", "flag"]
+    assert np.isnan(summary.loc["lvet", "median"])
+    assert "all 3 windows rejected (most often: at prior bound)" in summary.loc["lvet", "flag"]
+    assert summary.loc["lvet", "windows_rejected"] == 3

@@ -51,7 +51,7 @@ def x():
 def test_sample_shape_and_prior_box(make_hybrid, apw, x):
     hybrid = make_hybrid(n_apw=4)
     assert hybrid.parameter_names == apw.parameter_names and hybrid.units == apw.units
-    draws = hybrid.sample(x, 10, torch.Generator().manual_seed(0))  # 10 is not a multiple of 4
+    draws = hybrid.sample((10,), x=x, generator=torch.Generator().manual_seed(0))  # 10 is not a multiple of 4
     assert draws.shape == (10, 3, N_PARAMS)
     assert torch.isfinite(draws).all()
     assert (draws >= hybrid.low.float()).all() and (draws <= hybrid.high.float()).all()
@@ -60,9 +60,9 @@ def test_sample_shape_and_prior_box(make_hybrid, apw, x):
 
 def test_seeded_sampling_is_reproducible(make_hybrid, x):
     hybrid = make_hybrid()
-    a = hybrid.sample(x, 12, torch.Generator().manual_seed(3))
-    assert torch.equal(a, hybrid.sample(x, 12, torch.Generator().manual_seed(3)))
-    assert not torch.equal(a, hybrid.sample(x, 12, torch.Generator().manual_seed(4)))
+    a = hybrid.sample((12,), x=x, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, hybrid.sample((12,), x=x, generator=torch.Generator().manual_seed(3)))
+    assert not torch.equal(a, hybrid.sample((12,), x=x, generator=torch.Generator().manual_seed(4)))
 
 
 def test_log_prob_is_the_mixture_over_decoded_pressures(make_hybrid, apw, x):
@@ -70,8 +70,7 @@ def test_log_prob_is_the_mixture_over_decoded_pressures(make_hybrid, apw, x):
     log-prob seed; computed here one component at a time with the infer-side normalisation."""
     m = 4
     hybrid = make_hybrid(n_apw=m)
-    theta = apw.sample(model_input(apw, hybrid.sample_apw(x, 1)[0, :, None].numpy()), 1,
-                       torch.Generator().manual_seed(1))[0]
+    theta = apw.sample((1,), x=model_input(apw, hybrid.sample_apw(x, 1)[0, :, None].numpy()), generator=torch.Generator().manual_seed(1))[0]
     decoded = hybrid.sample_apw(x, m, torch.Generator().manual_seed(LOG_PROB_SEED))
     components = torch.stack([apw.log_prob(theta, model_input(apw, decoded[i, :, None].numpy()))
                               for i in range(m)]).detach()
@@ -81,7 +80,7 @@ def test_log_prob_is_the_mixture_over_decoded_pressures(make_hybrid, apw, x):
     assert got.shape == (3,)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
     # deterministic, and untouched by sampling in between
-    hybrid.sample(x, 8, torch.Generator().manual_seed(9))
+    hybrid.sample((8,), x=x, generator=torch.Generator().manual_seed(9))
     assert torch.equal(hybrid.log_prob(theta, x).detach(), got)
 
 
@@ -105,9 +104,8 @@ def test_samples_are_the_equal_weight_mixture_of_the_components(apw, x):
     fixed = torch.stack([torch.stack([pressure(hr, level) for hr in hrs]) for level in levels])
     hybrid = HybridPosterior(_FixedPressures(fixed), apw, n_apw=len(levels))
     ppg = x[:2]
-    draws = hybrid.sample(ppg, 2000, torch.Generator().manual_seed(0))
-    reference = torch.cat([apw.sample(model_input(apw, fixed[i, :, None].numpy()), 500,
-                                      torch.Generator().manual_seed(10 + i))
+    draws = hybrid.sample((2000,), x=ppg, generator=torch.Generator().manual_seed(0))
+    reference = torch.cat([apw.sample((500,), x=model_input(apw, fixed[i, :, None].numpy()), generator=torch.Generator().manual_seed(10 + i))
                            for i in range(len(levels))])
     assert draws.shape == reference.shape == (2000, 2, N_PARAMS)
     assert not _ks_same(draws, reference, tests=2 * N_PARAMS)
@@ -122,8 +120,8 @@ def test_one_deterministic_component_is_the_apw_posterior(make_hybrid, apw, x):
     hybrid = make_hybrid(latent_dim=0, n_apw=1)
     decoded = hybrid.cvae.sample_apw(x, 1)[0]                       # (B, 1, T) mmHg
     apw_x = model_input(apw, decoded.numpy())                       # as `infer` prepares it
-    reference = apw.sample(apw_x, 3000, torch.Generator().manual_seed(1))
-    draws = hybrid.sample(x, 3000, torch.Generator().manual_seed(2))
+    reference = apw.sample((3000,), x=apw_x, generator=torch.Generator().manual_seed(1))
+    draws = hybrid.sample((3000,), x=x, generator=torch.Generator().manual_seed(2))
     assert not _ks_same(draws, reference, tests=3 * N_PARAMS)
     assert _ks_same(reference.flip(1), reference, tests=3 * N_PARAMS)  # windows differ: power
     theta = reference[0]
@@ -143,9 +141,9 @@ def test_save_load_reproduces_draws_and_density(make_hybrid, tmp_path, x):
     assert loaded.cvae.config == hybrid.cvae.config and loaded.apw_sha256 == hybrid.apw_sha256
     torch.testing.assert_close(loaded.reject_width90, hybrid.reject_width90, rtol=0, atol=0)
     for seed in (0, 1):
-        assert torch.equal(loaded.sample(x, 9, torch.Generator().manual_seed(seed)),
-                           hybrid.sample(x, 9, torch.Generator().manual_seed(seed)))
-    theta = hybrid.sample(x, 1, torch.Generator().manual_seed(5))[0]
+        assert torch.equal(loaded.sample((9,), x=x, generator=torch.Generator().manual_seed(seed)),
+                           hybrid.sample((9,), x=x, generator=torch.Generator().manual_seed(seed)))
+    theta = hybrid.sample((1,), x=x, generator=torch.Generator().manual_seed(5))[0]
     assert torch.equal(loaded.log_prob(theta, x), hybrid.log_prob(theta, x))
     # a loaded file saves and loads again (the embedded hash is stable)
     loaded.save(tmp_path / "again.pt")
@@ -181,7 +179,7 @@ def test_summarize_rejects_nan_rows_and_wide_intervals(make_hybrid, x):
     x = x.clone()
     x[1, 0, 500] = float("nan")
     with pytest.raises(SignalError, match="row 1"):
-        hybrid.sample(x, 4)
+        hybrid.sample((4,), x=x)
     table = hybrid.summarize(x, n=40, generator=torch.Generator().manual_seed(0))
     assert len(table) == 3 * N_PARAMS and {"reject", "width90", "ci90_low"} <= set(table.columns)
     bad = table[table["window"] == 1]
@@ -197,7 +195,7 @@ def test_wrong_window_shape_is_a_signal_error(make_hybrid, shape):
     hybrid = make_hybrid()
     x = torch.zeros(shape)
     with pytest.raises(SignalError, match=str(LENGTH)):
-        hybrid.sample(x, 4)
+        hybrid.sample((4,), x=x)
     with pytest.raises(SignalError, match=str(LENGTH)):
         hybrid.log_prob(torch.zeros(2, N_PARAMS), x)
 

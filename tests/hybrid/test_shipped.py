@@ -9,19 +9,21 @@ import pytest
 from cardiosbi.cli.main import run
 from cardiosbi.default_models import (
     DEFAULT_SET,
-    default_model_path,
-    file_sha256,
     load_default_posterior,
     model_card,
 )
 from cardiosbi.hybrid import HybridPosterior
+from cardiosbi.hybrid.posterior import payload_sha256
+from cardiosbi.inference.serialization import posterior_payload
 from cardiosbi.io import load_recording
 
 
 def test_shipped_hybrid_embeds_the_shipped_apw_posterior():
     hybrid = load_default_posterior("hybrid")
     assert isinstance(hybrid, HybridPosterior)
-    assert hybrid.training["apw_file_sha256"] == file_sha256(default_model_path("apw"))
+    # the same weights, config and input spec as the shipped apw (its file also carries
+    # validation and OOD metadata, which the payload hash leaves out)
+    assert hybrid.apw_sha256 == payload_sha256(posterior_payload(load_default_posterior("apw")))
     assert hybrid.parameter_names == load_default_posterior("apw").parameter_names
     # its reject thresholds come from real held-out records, one per biomarker
     assert np.isfinite(hybrid.reject_width90.numpy()).all()

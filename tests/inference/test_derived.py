@@ -12,7 +12,7 @@ def test_derived_quantity_uses_the_joint_draws(repo_root):
     posterior = load_posterior(repo_root / "tests" / "data" / "infer" / "hr_sv_windkessel_posterior.pt")
     x = torch.randn(3, *posterior.network.x_shape)
     table = posterior.summarize(x, n=4000, generator=torch.Generator().manual_seed(7), derived=DERIVED)
-    draws = posterior.sample(x, 4000, generator=torch.Generator().manual_seed(7)).double()
+    draws = posterior.sample((4000,), x=x, generator=torch.Generator().manual_seed(7)).double()
     co = draws[..., 0] * draws[..., 1] / 1000.0  # hr, sv
     rows = table[table["parameter"] == "co"].sort_values("window")
     assert list(rows["unit"].unique()) == ["L/min"]

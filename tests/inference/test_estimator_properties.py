@@ -21,7 +21,7 @@ def test_posterior_properties(trained, tmp_path):
     assert isinstance(posterior, Posterior)
     g = torch.Generator().manual_seed(7)
 
-    samples = posterior.sample(x, 300, generator=g)
+    samples = posterior.sample((300,), x=x, generator=g)
     assert samples.shape == (300, len(x), 2)
     assert ((samples >= low) & (samples <= high)).all(), "samples must stay inside the prior box"
 
@@ -36,7 +36,7 @@ def test_posterior_properties(trained, tmp_path):
     posterior.save(path)
     loaded = load_posterior(path)
     assert type(loaded) is type(posterior)
-    again = loaded.sample(x, 300, generator=torch.Generator().manual_seed(7))
+    again = loaded.sample((300,), x=x, generator=torch.Generator().manual_seed(7))
     assert torch.equal(again, samples), "seeded samples must round-trip exactly"
     torch.testing.assert_close(loaded.log_prob(theta, x_rep), logp, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(loaded.reject_width90, posterior.reject_width90)
@@ -46,13 +46,18 @@ def test_summary_table(trained):
     _name, posterior, _task, x = trained
     table = posterior.summarize(x, n=200, generator=torch.Generator().manual_seed(1))
     expected = ["window", "parameter", "unit", "mean", "median", "std", "ci50_low", "ci50_high",
-                "ci90_low", "ci90_high", "ci95_low", "ci95_high", "width90", "reject"]
+                "ci90_low", "ci90_high", "ci95_low", "ci95_high", "width90", "reject",
+                "reject_reason", "at_bound", "ood_score", "ood", "validity", "validity_note", "status"]
     assert list(table.columns) == expected
     assert len(table) == len(x) * 2
     assert (table["ci95_low"] <= table["ci90_low"]).all() and (table["ci90_low"] <= table["ci50_low"]).all()
     assert (table["ci50_high"] <= table["ci90_high"]).all() and (table["ci90_high"] <= table["ci95_high"]).all()
     assert ((table["width90"] - (table["ci90_high"] - table["ci90_low"])).abs() < 1e-9).all()
     assert table["reject"].dtype == bool
+    # every reject says why, and nothing else carries a reason
+    assert ((table["reject_reason"] != "") == table["reject"]).all()
+    # a toy posterior records no real-data validation: nothing it prints is "ok"
+    assert set(table["status"]) <= {"rejected", "unvalidated"}
 
 
 def test_rope_accessors(trained):

@@ -107,8 +107,8 @@ def test_old_file_loads_and_samples_exactly_as_trained(legacy_file):
     path, trained, x = legacy_file
     loaded = load_posterior(path)
     assert loaded.network.theta_map == "logit"
-    draws = loaded.sample(x, 100, generator=torch.Generator().manual_seed(5))
-    expected = trained.sample(x, 100, generator=torch.Generator().manual_seed(5))
+    draws = loaded.sample((100,), x=x, generator=torch.Generator().manual_seed(5))
+    expected = trained.sample((100,), x=x, generator=torch.Generator().manual_seed(5))
     assert torch.equal(draws, expected)
     theta = draws[0]
     assert torch.equal(loaded.log_prob(theta, x), trained.log_prob(theta, x))
@@ -130,8 +130,8 @@ def test_soft_box_file_keeps_its_map_and_draws_stay_in_the_box(tmp_path):
     loaded = load_posterior(tmp_path / "soft.pt")
     assert loaded.network.theta_map == loaded.bijection.theta_map == "soft_box"
     assert loaded.config.model.estimator.theta_map == "soft_box"
-    draws = loaded.sample(x, 2000, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(draws, posterior.sample(x, 2000, generator=torch.Generator().manual_seed(2)))
+    draws = loaded.sample((2000,), x=x, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(draws, posterior.sample((2000,), x=x, generator=torch.Generator().manual_seed(2)))
     low, high = task.bounds()
     assert bool(((draws >= low) & (draws <= high)).all())
 
@@ -145,7 +145,7 @@ def test_shipped_posteriors_sample_as_before_the_theta_map_option(repo_root):
     for name, expected in reference.items():
         posterior = load_posterior(repo_root / f"cardiosbi/assets/models/{name}.pt")
         x = torch.randn((2, *posterior.network.x_shape), generator=torch.Generator().manual_seed(11))
-        draws = posterior.sample(x, 64, generator=torch.Generator().manual_seed(12))
+        draws = posterior.sample((64,), x=x, generator=torch.Generator().manual_seed(12))
         torch.testing.assert_close(draws, expected["draws"], rtol=1e-5, atol=1e-5)
         with torch.no_grad():
             log_prob = posterior.log_prob(draws[:, 0], x[:1].expand(64, *x.shape[1:]))

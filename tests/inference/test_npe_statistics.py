@@ -22,7 +22,7 @@ def _c2st_scores(task, n_sims, config, observations=3, samples=1000):
     posterior = train_npe(theta, x, task.names, low, high, config)
     _, x_obs = task.sample_joint(observations, torch.Generator().manual_seed(99))
     reference = task.reference_posterior_samples(x_obs, samples, torch.Generator().manual_seed(5))
-    draws = posterior.sample(x_obs, samples, generator=torch.Generator().manual_seed(6))
+    draws = posterior.sample((samples,), x=x_obs, generator=torch.Generator().manual_seed(6))
     return [c2st(reference[:, i], draws[:, i]) for i in range(observations)]
 
 
@@ -48,7 +48,7 @@ def test_c2st_at_ten_thousand_simulations(kind):
 
 
 def _coverage(posterior, theta, x, levels, n=500):
-    draws = posterior.sample(x, n, generator=torch.Generator().manual_seed(3)).double()
+    draws = posterior.sample((n,), x=x, generator=torch.Generator().manual_seed(3)).double()
     result = {}
     for level in levels:
         q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)

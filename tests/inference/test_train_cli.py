@@ -49,7 +49,7 @@ def test_series_data_and_fmpe_from_the_command_line(tmp_path, monkeypatch):
                 "model.embedding.kind=tcn", "model.embedding.channels=[4,4]", *TINY])
     assert code == 0
     posterior = load_posterior(tmp_path / "o" / "posterior.pt")
-    assert posterior.sample(torch.zeros(1, 1, 64), 3).shape == (3, 1, 2)
+    assert posterior.sample((3,), x=torch.zeros(1, 1, 64)).shape == (3, 1, 2)
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -42,7 +42,7 @@ def test_draws_stay_in_the_box_and_follow_the_normalised_density(posterior):
     x = torch.tensor([[1.8]])  # posterior centred near 190 with a sd of ~12: it leaks past 200
     log_mass = float(posterior.log_in_box_mass(posterior.embed(x)))
     assert log_mass < math.log(0.99), "the case must actually leak"
-    draws = posterior.sample(x, 20_000, generator=torch.Generator().manual_seed(1))[:, 0, 0].double()
+    draws = posterior.sample((20_000,), x=x, generator=torch.Generator().manual_seed(1))[:, 0, 0].double()
     assert bool(((draws > LOW) & (draws < HIGH)).all())
     grid = _grid()
     density = posterior.log_prob(grid, x.expand(len(grid), 1)).detach().double().exp()
@@ -53,11 +53,11 @@ def test_draws_stay_in_the_box_and_follow_the_normalised_density(posterior):
 
 def test_seeded_draws_survive_save_and_load(posterior, tmp_path):
     x = torch.tensor([[-1.0], [1.8]])
-    before = posterior.sample(x, 500, generator=torch.Generator().manual_seed(7))
+    before = posterior.sample((500,), x=x, generator=torch.Generator().manual_seed(7))
     posterior.save(tmp_path / "truncated.pt")
     loaded = load_posterior(tmp_path / "truncated.pt")
     assert loaded.bijection.truncates
-    torch.testing.assert_close(loaded.sample(x, 500, generator=torch.Generator().manual_seed(7)), before,
+    torch.testing.assert_close(loaded.sample((500,), x=x, generator=torch.Generator().manual_seed(7)), before,
                                rtol=0, atol=0)
     torch.testing.assert_close(loaded.log_prob(torch.tensor([[150.0], [199.0]]), x),
                                posterior.log_prob(torch.tensor([[150.0], [199.0]]), x), rtol=0, atol=0)
@@ -66,7 +66,7 @@ def test_seeded_draws_survive_save_and_load(posterior, tmp_path):
 def test_a_window_whose_posterior_lies_outside_the_box_is_rejected(posterior, caplog):
     x = torch.tensor([[0.0], [60.0]])  # the second: theta ~ 2,500, far beyond the box
     with caplog.at_level(logging.WARNING):
-        draws = posterior.sample(x, 200, generator=torch.Generator().manual_seed(2))
+        draws = posterior.sample((200,), x=x, generator=torch.Generator().manual_seed(2))
     assert torch.isfinite(draws[:, 0]).all() and torch.isnan(draws[:, 1]).all()
     assert "outside what the model was trained on" in caplog.text
     table = posterior.summarize(x, n=200, generator=torch.Generator().manual_seed(2))
@@ -81,5 +81,5 @@ def test_rope_mixture_of_truncated_components_is_normalised(posterior):
     grid = _grid()
     density = rope.log_prob(grid, x.expand(len(grid), 1)).double().exp()
     assert float(torch.trapezoid(density, grid[:, 0].double())) == pytest.approx(1.0, abs=0.02)
-    draws = rope.sample(x, 2000, generator=torch.Generator().manual_seed(5))
+    draws = rope.sample((2000,), x=x, generator=torch.Generator().manual_seed(5))
     assert bool(((draws > LOW) & (draws < HIGH)).all())

@@ -14,7 +14,7 @@ out = {}
 for name in ("apw", "ppg"):
     posterior = load_posterior(f"cardiosbi/assets/models/{name}.pt")
     x = torch.randn((2, *posterior.network.x_shape), generator=torch.Generator().manual_seed(11))
-    draws = posterior.sample(x, 64, generator=torch.Generator().manual_seed(12))
+    draws = posterior.sample((64,), x=x, generator=torch.Generator().manual_seed(12))
     with torch.no_grad():
         log_prob = posterior.log_prob(draws[:, 0], x[:1].expand(64, *x.shape[1:]))
     out[name] = {"draws": draws, "log_prob": log_prob}
