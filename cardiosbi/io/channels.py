@@ -8,11 +8,13 @@ far outside the physical range of a kind reveal wrong units or a broken channel.
 from __future__ import annotations
 
 import logging
+import math
 import re
+import warnings
 
 import numpy as np
 
-from cardiosbi.errors import SignalError
+from cardiosbi.errors import ConfigError, SignalError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,14 @@ _PPG_UNITS = {"nu", "mv", "v", "au", "a.u.", "%", "", "unitless", "adu", "n.u.",
 PHYSICAL_RANGE: dict[str, tuple[float, float]] = {
     "abp": (-20.0, 300.0), "pap": (-20.0, 150.0), "cvp": (-30.0, 60.0), "ecg": (-10.0, 10.0),
 }
+
+# Plausible sampling rates of a pulse waveform [Hz]. Below 20 Hz the beat shape is lost (a
+# 210 bpm beat is 3.5 Hz, and its first harmonics reach ~10 Hz), and no monitor stores waveforms
+# that slowly; above 10 kHz is beyond any monitor or research ECG, so such a value is a misread
+# header (``1e9``) or a unit slip (kHz for Hz). Channels of other kinds (respiration,
+# unknown) only need a positive rate: some are legitimately slower.
+PLAUSIBLE_SAMPLING_RATE = (20.0, 10_000.0)
+WAVEFORM_KINDS = frozenset({"abp", "pap", "cvp", "ecg", "ppg"})
 
 NUMERIC_ALIASES: dict[str, str] = {
     "ev1000/co": "co", "ev1000/sv": "sv", "ev1000/svr": "svr", "ev1000/ci": "ci",
@@ -119,6 +129,40 @@ def check_physical_range(name: str, signal: np.ndarray, raw_name: str) -> None:
         )
 
 
+def check_sampling_rate(sampling_rate: float, what: str, *, waveform: bool = True) -> float:
+    """``sampling_rate`` as a float, or a SignalError naming ``what`` when it cannot be one.
+
+    It must be a finite number > 0 and, for a pulse waveform (``waveform``), inside
+    :data:`PLAUSIBLE_SAMPLING_RATE`.
+    """
+    try:
+        rate = float(sampling_rate)
+    except (TypeError, ValueError):
+        raise SignalError(f"{what}: sampling rate {sampling_rate!r} is not a number") from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise SignalError(f"{what}: sampling rate must be a finite number > 0 Hz, got {rate:g}")
+    low, high = PLAUSIBLE_SAMPLING_RATE
+    if waveform and not low <= rate <= high:
+        raise SignalError(f"{what}: sampling rate {rate:g} Hz is outside the plausible range "
+                          f"{low:g}-{high:g} Hz of a pulse waveform; check the rate and its unit")
+    return rate
+
+
+def renamed_fs(sampling_rate: float | None, fs: float | None) -> float | None:
+    """The rate given as ``sampling_rate``, or by the deprecated keyword ``fs`` (with a warning).
+
+    ``sampling_rate`` is the one name across the package, as in NeuroKit2.
+    """
+    if fs is None:
+        return sampling_rate
+    warnings.warn("the keyword fs= is deprecated; use sampling_rate=", DeprecationWarning,
+                  stacklevel=3)
+    if sampling_rate is not None and sampling_rate != fs:
+        raise ConfigError(f"sampling_rate={sampling_rate} and fs={fs} disagree; give only "
+                          "sampling_rate")
+    return fs
+
+
 def unique_name(name: str, taken: set[str]) -> str:
     """``name`` if free, else ``name_2``, ``name_3``… (a second ABP stays distinguishable)."""
     if name not in taken:
@@ -132,13 +176,16 @@ def unique_name(name: str, taken: set[str]) -> str:
 def build_channels(raw: list[tuple[str, np.ndarray, float, str, float]]) -> dict:
     """Channels keyed by canonical name from ``(raw_name, signal, fs, unit, start_s)`` tuples.
 
-    Units are converted and physical ranges checked; a repeated canonical name gets a suffix.
+    Sampling rates and units are checked and units converted, physical ranges checked; a
+    repeated canonical name gets a suffix.
     """
     from cardiosbi.io.recording import Channel
 
     channels: dict = {}
     for raw_name, signal, fs, unit, start_s in raw:
         name = unique_name(canonical_name(raw_name), set(channels))
+        check_sampling_rate(fs, f"channel {raw_name!r} ({name})",
+                            waveform=kind_of(name) in WAVEFORM_KINDS)
         values, standard = to_standard_unit(name, np.asarray(signal, dtype=np.float64), unit,
                                             raw_name)
         check_physical_range(name, values, raw_name)

@@ -9,6 +9,7 @@ need internet and are never used by the tests.
 
 from __future__ import annotations
 
+import dataclasses
 import glob as _glob
 import json
 import logging
@@ -33,7 +34,43 @@ LIST_SUFFIXES = {".txt", ".list", ".records"}
 _GLOB_CHARS = set("*?[")
 
 
-def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = ()) -> list[str]:
+_OUTSIDE = ("points outside the list's folder; paths read from a list stay in its folder "
+            "unless allow_outside_paths is set")
+
+
+class RefusedEntry(str):
+    """A list-file entry discovery refused: it stays in the cohort and fails as its own record.
+
+    The string is ``<list file>#<entry>`` (never a readable path); ``refused_reason`` says why,
+    and :func:`~cardiosbi.io.loader.load_recording` raises it as that record's error.
+    """
+
+    refused_reason: str
+
+    def __new__(cls, value: str, reason: str) -> RefusedEntry:
+        entry = super().__new__(cls, value)
+        entry.refused_reason = reason
+        return entry
+
+    def __reduce__(self):  # picklable for worker processes, reason included
+        return RefusedEntry, (str(self), self.refused_reason)
+
+
+def _refused(list_file: Path, entry: str, reason: str) -> RefusedEntry:
+    return RefusedEntry(f"{list_file}#{entry}", f"{list_file}: entry {entry!r} {reason}")
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a discovery carries down into the folders and list files it follows."""
+
+    excluded: tuple[Path, ...] = ()
+    allow_outside: bool = False
+    following: frozenset[Path] = frozenset()  # list files being followed (a loop guard)
+
+
+def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = (),
+                     allow_outside_paths: bool = False) -> list[str]:
     """Record references named by ``source``.
 
     ``source`` is one record file, a folder (searched recursively; a MIMIC ``RECORDS`` file is
@@ -41,7 +78,17 @@ def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = ())
     or a file named ``RECORDS``: one path per line, relative to the list's folder; ``#``
     comments) or a CSV case list with a ``caseid`` column (VitalDB) or ``path`` column.
     Paths under ``exclude`` (e.g. the output folder) are skipped.
+
+    Paths read from inside a list file or case list must stay inside the folder holding it
+    (a data folder must not make the tool read files elsewhere) unless ``allow_outside_paths``;
+    an entry refused for that, one that loops back into a list being followed, or one naming
+    a folder without recordings becomes a :class:`RefusedEntry` that fails alone.
     """
+    scope = _Scope(tuple(Path(p).resolve() for p in exclude), allow_outside_paths)
+    return _discover(source, scope)
+
+
+def _discover(source: str | os.PathLike, scope: _Scope) -> list[str]:
     text = str(source)
     if text.startswith(("vitaldb:", "physionet:")):
         return [text]
@@ -53,17 +100,16 @@ def discover_records(source: str | os.PathLike, *, exclude: Iterable[Path] = ())
         keep = set(_record_files(files)) | {str(p) for p in files if p.suffix not in
                                              RECORD_SUFFIXES}
         return _unique([ref for path in found if Path(path).is_dir() or path in keep
-                        for ref in discover_records(path, exclude=exclude)])
+                        for ref in _discover(path, scope)])
     if not Path(text).exists() and Path(text + ".hea").exists():
         text += ".hea"  # a WFDB record named without its header suffix
     path = existing_path(text, "recording or folder")
-    excluded = [Path(p).resolve() for p in exclude]
     if path.is_dir():
-        refs = _folder_records(path, excluded)
+        refs = _folder_records(path, scope)
     elif path.name == "RECORDS" or path.suffix.lower() in LIST_SUFFIXES:
-        refs = _list_records(path)
+        refs = _list_records(path, scope)
     elif path.suffix.lower() == ".csv" and _is_case_list(path):
-        refs = _case_list(path)
+        refs = _case_list(path, scope)
     else:
         refs = [str(path)]
     if not refs:
@@ -76,11 +122,11 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _folder_records(folder: Path, excluded: list[Path]) -> list[str]:
+def _folder_records(folder: Path, scope: _Scope) -> list[str]:
     if (folder / "RECORDS").is_file():
-        return _list_records(folder / "RECORDS")
+        return _list_records(folder / "RECORDS", scope)
     files = sorted(p for p in folder.rglob("*") if p.is_file()
-                   and not any(p.resolve().is_relative_to(e) for e in excluded))
+                   and not any(p.resolve().is_relative_to(e) for e in scope.excluded))
     return _record_files(files)
 
 
@@ -93,14 +139,18 @@ def _record_files(files: list[Path]) -> list[str]:
 
 
 def _segment_headers(headers: list[Path]) -> set[Path]:
-    """Headers that are segments of a multi-segment record in the same folder."""
+    """Headers that are segments of a multi-segment record in the same folder.
+
+    A segment name that is not a plain file name hides nothing: its record fails alone when
+    loaded, with the reason.
+    """
     segments: set[Path] = set()
     for header in headers:
         lines = _header_lines(header)
         if lines and "/" in lines[0].split()[0]:
             for line in lines[1:]:
                 name = line.split()[0]
-                if name != "~":
+                if name != "~" and "/" not in name and "\\" not in name and name != "..":
                     segments.add(header.with_name(name + ".hea"))
     return segments
 
@@ -119,8 +169,18 @@ def _header_lines(header: Path) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def _list_records(list_file: Path) -> list[str]:
+def _inside(folder: Path, entry: str) -> bool:
+    """Whether ``entry`` (relative to ``folder``, or absolute) names a path inside ``folder``.
+
+    Compared by name, not by following links: a folder of links into a database is fine.
+    """
+    target = Path(os.path.abspath(folder / entry))
+    return target.is_relative_to(Path(os.path.abspath(folder)))
+
+
+def _list_records(list_file: Path, scope: _Scope) -> list[str]:
     """Entries of a list file; MIMIC ``RECORDS`` lines may name sub-folders (``30/3000003/``)."""
+    scope = dataclasses.replace(scope, following=scope.following | {list_file.resolve()})
     refs: list[str] = []
     headers: list[Path] = []
     for line in list_file.read_text(errors="replace").splitlines():
@@ -130,16 +190,30 @@ def _list_records(list_file: Path) -> list[str]:
         if entry.startswith(("vitaldb:", "physionet:")):
             refs.append(entry)
             continue
+        if not (scope.allow_outside or _inside(list_file.parent, entry)):
+            refs.append(_refused(list_file, entry, _OUTSIDE))
+            continue
         target = (list_file.parent / entry).resolve()
         if target.is_dir() or entry.endswith("/"):
-            refs += discover_records(target)
+            refs += _listed_folder(list_file, entry, target, scope)
         elif target.suffix != ".hea" and target.with_suffix(".hea").exists():
             headers.append(target.with_suffix(".hea"))
         elif target.suffix == ".hea":
             headers.append(target)
         else:
             refs.append(str(target))  # a missing entry fails alone, as that record's error
-    return refs + _record_files(headers)
+    return _unique(refs + _record_files(headers))  # a record listed twice is done once
+
+
+def _listed_folder(list_file: Path, entry: str, target: Path, scope: _Scope) -> list[str]:
+    """The records of a folder a list names, or one refused entry saying why there are none."""
+    if (target / "RECORDS").resolve() in scope.following:
+        return [_refused(list_file, entry, "names a folder whose RECORDS is already being "
+                                               "followed (a loop)")]
+    try:
+        return _discover(target, scope)
+    except InputFileError as exc:  # a missing or empty folder fails alone, not the cohort
+        return [_refused(list_file, entry, f"gives no recordings: {exc}")]
 
 
 def _is_case_list(path: Path) -> bool:
@@ -148,12 +222,15 @@ def _is_case_list(path: Path) -> bool:
     return bool(re.fullmatch(r"(caseid|path)(,.*)?", header))
 
 
-def _case_list(path: Path) -> list[str]:
+def _case_list(path: Path, scope: _Scope) -> list[str]:
     table = pd.read_csv(path)
     columns = {c.lower(): c for c in table.columns}
     if "caseid" in columns:
         return [f"vitaldb:{int(c)}" for c in table[columns["caseid"]].dropna()]
-    return [str((path.parent / str(p)).resolve()) for p in table[columns["path"]].dropna()]
+    return [str((path.parent / entry).resolve())
+            if scope.allow_outside or _inside(path.parent, entry)
+            else _refused(path, entry, _OUTSIDE)
+            for entry in map(str, table[columns["path"]].dropna())]
 
 
 def record_id(ref: str, root: str | os.PathLike | None = None) -> str:
