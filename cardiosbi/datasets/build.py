@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from cardiosbi.datasets import store
@@ -21,12 +22,14 @@ log = logging.getLogger(__name__)
 
 def build_dataset(root: str | Path, spec: DatasetSpec, launcher: LauncherConfig | None = None,
                   device: str = "auto", show_progress: bool | None = None,
-                  plots: bool = True) -> dict:
+                  plots: bool = True, on_ready: Callable[[], None] | None = None) -> dict:
     """Create or resume the store in ``root`` and return the summary dict.
 
     A store that already exists must have been created from the same ``spec``; its completed
-    shards are kept and only the missing ones run. ``plots`` adds label histograms and example
-    windows to the summary.
+    shards are kept and only the missing ones run. A store whose creation was interrupted is
+    created again. ``on_ready`` runs once the store is in place, before any shard (the CLI
+    records the run's config there). ``plots`` adds label histograms and example windows to
+    the summary.
     """
     if spec.n < 1 or spec.shard_size < 1:
         raise ConfigError("n and shard_size must be >= 1")
@@ -34,15 +37,19 @@ def build_dataset(root: str | Path, spec: DatasetSpec, launcher: LauncherConfig 
     device = resolve_device(device)
     launcher = launcher or LauncherConfig()
     pipeline = Pipeline(spec, device)
+    if store.is_finished(root):
+        store.check_same_config(root, spec.to_dict())
+    else:
+        if (root / store.STORE_NAME).exists():
+            log.warning("the store in %s was never completely created (interrupted run); "
+                        "creating it again", root)
+        store.create_store(root, pipeline.layout(), {**pipeline.attrs(), "git_revision": git_revision()})
+    if on_ready is not None:
+        on_ready()
     if pipeline.unused:
         log.info("prior parameter(s) %s are not inputs of simulator %s: they only enter the "
                  "constraints and are not stored in theta", ", ".join(pipeline.unused),
                  pipeline.simulator.name)
-    if (root / store.STORE_NAME / "zarr.json").exists():
-        store.check_same_config(store.open_store(root), spec.to_dict())
-    else:
-        root.mkdir(parents=True, exist_ok=True)
-        store.create_store(root, pipeline.layout(), {**pipeline.attrs(), "git_revision": git_revision()})
     layout = pipeline.layout()
     done = store.completed_shards(root)
     todo = [i for i in range(layout.n_shards) if i not in done]

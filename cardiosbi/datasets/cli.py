@@ -38,8 +38,8 @@ def simulate(cfg: DictConfig) -> int:
         raise ConfigError(f"oversample={spec.oversample}: must be >= 0")
     launcher = to_dataclass(cfg.launcher, LauncherConfig, "launcher")
     root = Path(str(cfg.out))
-    summary = build_dataset(root, spec, launcher, device=str(cfg.device), plots=bool(cfg.plots))
-    write_run_info(root, cfg, "simulate")
+    summary = build_dataset(root, spec, launcher, device=str(cfg.device), plots=bool(cfg.plots),
+                            on_ready=lambda: write_run_info(root, cfg, "simulate"))
     reasons = ", ".join(f"{k} {v}" for k, v in summary["failures_by_reason"].items()) or "none"
     print(f"store: {summary['store']} ({summary['accepted']} samples, "
           f"{len(OmegaConf.to_container(cfg.simulator.channels))} channels)")

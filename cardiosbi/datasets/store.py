@@ -19,6 +19,8 @@ atomically after its rows). Readers refuse incomplete stores.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from cardiosbi.utils.rundir import atomic_write_text
 
 FORMAT_VERSION = 1
 STORE_NAME = "dataset.zarr"
+PARTIAL_NAME = ".dataset.zarr.partial"  # a store being created
 
 
 @dataclass
@@ -54,8 +57,18 @@ class Layout:
 
 
 def create_store(root: Path, layout: Layout, attrs: dict) -> zarr.Group:
-    """Create the Zarr group with every array allocated (filled with NaN / 0)."""
-    group = zarr.open_group(root / STORE_NAME, mode="w", zarr_format=3)
+    """Create the Zarr group with every array allocated (filled with NaN / 0).
+
+    The group is built beside its final place and renamed into it, with its config written
+    first: a run killed meanwhile leaves no store, never one without its config. Shard markers
+    left by an earlier store in ``root`` are removed (they describe rows that no longer exist).
+    """
+    root = Path(root)
+    partial = root / PARTIAL_NAME
+    shutil.rmtree(partial, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    group = zarr.open_group(partial, mode="w", zarr_format=3)
+    group.attrs.update({**attrs, "format_version": FORMAT_VERSION, "layout": vars(layout)})
     rows = layout.shard_size
     group.create_array("theta", shape=(layout.n, len(layout.parameter_names)),
                        chunks=(rows, len(layout.parameter_names)), dtype="float32", fill_value=np.nan)
@@ -70,15 +83,34 @@ def create_store(root: Path, layout: Layout, attrs: dict) -> zarr.Group:
     for channel in layout.channels:
         group.create_array(f"x/{channel}", shape=(layout.n, layout.n_samples),
                            chunks=(rows, layout.n_samples), dtype="float32", fill_value=np.nan)
-    group.attrs.update({**attrs, "format_version": FORMAT_VERSION, "layout": vars(layout)})
+    for marker in (root / "shards").glob("*.json"):
+        marker.unlink()
     (root / "shards").mkdir(exist_ok=True)
-    return group
+    shutil.rmtree(root / STORE_NAME, ignore_errors=True)
+    os.replace(partial, root / STORE_NAME)
+    return zarr.open_group(root / STORE_NAME, mode="r+", zarr_format=3)
+
+
+def is_finished(root: Path) -> bool:
+    """Whether ``root`` holds a store whose creation completed (its config and layout are in).
+
+    Stores made before creation became atomic could be left without them by a killed run.
+    """
+    path = Path(root) / STORE_NAME
+    if not (path / "zarr.json").exists():
+        return False
+    attrs = zarr.open_group(path, mode="r", zarr_format=3).attrs
+    return "dataset_config" in attrs and "layout" in attrs
 
 
 def open_store(root: Path, mode: str = "r") -> zarr.Group:
     path = Path(root) / STORE_NAME
     if not (path / "zarr.json").exists():
         raise InputFileError(f"simulated dataset not found: {path}")
+    if not is_finished(root):
+        raise InputFileError(f"simulated dataset {path} was never completely created (the run "
+                             "was interrupted); rerun the `cardiosbi simulate` command that made "
+                             "it (it starts the store again)")
     return zarr.open_group(path, mode=mode, zarr_format=3)
 
 
@@ -119,14 +151,15 @@ def check_complete(root: Path) -> Layout:
     if missing:
         raise InputFileError(
             f"simulated dataset {root} is incomplete ({len(missing)} of {layout.n_shards} shards "
-            f"missing); finish it with `cardiosbi simulate out={root}` (it resumes)")
+            f"missing); finish it by rerunning the `cardiosbi simulate` command that made it, "
+            f"with the same settings (recorded in {Path(root) / 'config.yaml'}; it resumes)")
     return layout
 
 
-def check_same_config(group: zarr.Group, config: dict) -> None:
-    """A resumed run must use the config the store was created with."""
-    stored = group.attrs.get("dataset_config")
+def check_same_config(root: Path, config: dict) -> None:
+    """A resumed run must use the config the store in ``root`` was created with."""
+    stored = open_store(root).attrs.get("dataset_config")
     if stored != config:
         keys = sorted(k for k in set(stored or {}) | set(config) if (stored or {}).get(k) != config.get(k))
-        raise ConfigError(f"the store in {group.store} was made with a different config "
-                          f"(differs in: {', '.join(keys)}); use another out= or delete it")
+        raise ConfigError(f"the store in {root} was made with a different config (differs in: "
+                          f"{', '.join(keys)}); use another out= or delete the folder {root}")

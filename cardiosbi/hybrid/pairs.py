@@ -77,7 +77,7 @@ def pair_window_config(sampling_rate: float, window_s: float, config: PairsConfi
 def cut_pairs(source: str | Path, out: str | Path, window: WindowConfig,
               workers: int = 1, fs: float | None = None) -> pd.DataFrame:
     """Preprocess ``source`` (folder, glob, list) into ``out``; returns the cohort summary."""
-    return preprocess_cohort(source, out, window, fs=fs, workers=workers, resume=True,
+    return preprocess_cohort(source, out, window, sampling_rate=fs, workers=workers, resume=True,
                              table_format="parquet", save_windows=True)
 
 

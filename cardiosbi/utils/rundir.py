@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import subprocess
@@ -63,3 +64,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's content, read in 1 MiB chunks (recordings can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_sha256(paths: list[Path]) -> str:
+    """One sha256 over several files: their names and content digests, in the given order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{Path(path).name}\0{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
