@@ -34,6 +34,12 @@ DEFAULT_MODELS = {
 }
 # What `posterior=default` runs: one model per channel kind (PPG goes to the hybrid).
 DEFAULT_SET = ("apw", "hybrid")
+# Shipped models whose card advises against RoPE calibration, and why (see MODEL_CARD.md).
+CALIBRATION_ADVICE = {
+    "apw": "the model card advises against calibrating apw: its HR and MAP posteriors are "
+           "already accurate on real records (0.7 bpm, 3.7 mmHg; 90% coverage 0.89/0.96) and "
+           "RoPE only widened them there; calibrate the PPG models instead",
+}
 
 
 def default_model_path(name: str) -> Path:
@@ -46,6 +52,16 @@ def default_model_path(name: str) -> Path:
 def posterior_path(posterior: str) -> Path:
     """A shipped model's name (``apw``, ``ppg``) or the path of a posterior file."""
     return default_model_path(posterior) if posterior in DEFAULT_MODELS else Path(posterior)
+
+
+def calibration_advice(path: Path) -> str:
+    """The card's advice against calibrating the shipped model stored at ``path`` ('' if none);
+    a copy of a shipped file is recognised by its content."""
+    for name, advice in CALIBRATION_ADVICE.items():
+        shipped = default_model_path(name)
+        if Path(path).resolve() == shipped.resolve() or file_sha256(path) == file_sha256(shipped):
+            return advice
+    return ""
 
 
 def load_default_posterior(name: str = "apw", device: str = "cpu") -> Posterior:

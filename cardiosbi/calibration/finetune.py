@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from cardiosbi.errors import ConfigError
+from cardiosbi.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
         best = ModelCheckpoint(dirpath=scratch, monitor="val_loss", mode="min", save_top_k=1,
                                save_weights_only=True, filename="best")
         trainer = lightning.Trainer(
-            max_steps=config.max_steps, callbacks=[best], logger=False, accelerator="cpu",
+            max_steps=config.max_steps, callbacks=[best, _StepProgress(config.max_steps)],
+            logger=False, accelerator="cpu",
             enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
             limit_val_batches=1.0, deterministic=True,
             **_validation_schedule(config, len(train)),
@@ -134,6 +136,23 @@ def fine_tune_encoder(embedding_net: nn.Module, theta: Tensor, x_real: Tensor,
     log.info("fine-tuned encoder: validation distance %.4f -> %.4f", untuned,
              float(best.best_model_score))
     return module.encoder.eval()
+
+
+class _StepProgress(lightning.Callback):
+    """One progress bar over the fine-tuning steps (Lightning's own bar prints per epoch)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def on_train_start(self, trainer, module) -> None:
+        self.bar = progress_bar(total=self.total, desc="fine-tuning encoder", unit="step")
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.bar.update(1)
+
+    def on_train_end(self, trainer, module) -> None:
+        self.bar.close()
 
 
 def calibration_split(n: int, config: FineTuneConfig) -> tuple[Tensor, Tensor]:

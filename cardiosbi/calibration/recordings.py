@@ -9,9 +9,12 @@ are counted by reason.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +24,8 @@ from cardiosbi.errors import CardiosbiError, ConfigError, SignalError
 from cardiosbi.estimate import model_input, window_config
 from cardiosbi.inference import Posterior
 from cardiosbi.io import load_recording
-from cardiosbi.signals.windows import make_windows
+from cardiosbi.signals.windows import WindowConfig, make_windows
+from cardiosbi.utils.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +59,12 @@ def default_labels(posterior: Posterior) -> dict[str, str]:
 
 def labelled_windows(refs: Iterable[str], posterior: Posterior,
                      labels: Mapping[str, str] | None = None,
-                     until_s: float | None = None) -> LabelledWindows:
+                     until_s: float | None = None, workers: int = 1) -> LabelledWindows:
     """Every accepted, fully labelled window of the recordings ``refs`` (paths or references).
 
     ``labels``: posterior parameter -> quality column (default :func:`default_labels`);
-    ``until_s``: keep windows ending by this time (e.g. before an alarm or an intervention).
+    ``until_s``: keep windows ending by this time (e.g. before an alarm or an intervention);
+    ``workers``: recordings prepared in parallel processes (results keep the input order).
     """
     labels = dict(labels or default_labels(posterior))
     unknown = [p for p in labels if p not in posterior.parameter_names]
@@ -68,17 +73,15 @@ def labelled_windows(refs: Iterable[str], posterior: Posterior,
                           f"({', '.join(posterior.parameter_names)})")
     config = window_config(posterior)
     xs, values, records, skipped = [], [], [], Counter()
-    for ref in refs:
-        try:
-            recording = load_recording(ref)
-            windows, quality = make_windows(recording, config=config)
-        except CardiosbiError as error:  # one bad recording must not end the calibration
-            log.warning("calibration recording %s left out: %s", ref, error)
+    for ref, result in _record_windows(list(refs), config, workers):
+        if isinstance(result, CardiosbiError):  # one bad recording must not end the calibration
+            log.warning("calibration recording %s left out: %s", ref, result)
             skipped["unreadable_recording"] += 1
             continue
+        name, windows, quality = result
         for column in labels.values():
             if column not in quality:
-                raise ConfigError(f"{recording.name}: no label column {column!r}; the quality "
+                raise ConfigError(f"{name}: no label column {column!r}; the quality "
                                   f"table has {', '.join(map(str, quality.columns))}")
         in_time = (np.ones(len(quality), bool) if until_s is None
                    else (quality["start_s"] + quality["duration_s"] <= until_s).to_numpy())
@@ -91,7 +94,7 @@ def labelled_windows(refs: Iterable[str], posterior: Posterior,
         count(skipped, "label_missing", int((~finite).sum()))
         xs.append(windows[kept["window"].to_numpy()[finite]])
         values.append(label_values[finite])
-        records += [recording.name] * int(finite.sum())
+        records += [name] * int(finite.sum())
     if not records:
         raise SignalError(f"no accepted window with finite labels ({', '.join(labels.values())}) "
                           f"in the calibration recordings; left out: {dict(skipped)}")
@@ -100,6 +103,26 @@ def labelled_windows(refs: Iterable[str], posterior: Posterior,
     return LabelledWindows(torch.from_numpy(np.concatenate(values)).float(),
                            model_input(posterior, np.concatenate(xs)), list(labels),
                            np.asarray(records), skipped)
+
+
+def _record_windows(refs: list[str], config: WindowConfig, workers: int):
+    """(ref, (name, windows, quality) or the CardiosbiError it raised) per recording, in order,
+    with a progress bar."""
+    prepare = functools.partial(_prepare, config=config)
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext()
+    with pool:
+        results = pool.map(prepare, refs) if workers > 1 else map(prepare, refs)
+        yield from zip(refs, progress(results, total=len(refs), desc="calibration recordings",
+                                      unit="record"), strict=True)
+
+
+def _prepare(ref: str, config: WindowConfig):
+    try:
+        recording = load_recording(ref)
+        windows, quality = make_windows(recording, config=config)
+    except CardiosbiError as error:
+        return error
+    return recording.name, windows, quality
 
 
 def count(counter: Counter, reason: str, n: int) -> None:

@@ -286,6 +286,28 @@ def calibrate(npe: NPEPosterior, theta_calibration: Tensor, x_calibration: Tenso
     return rope
 
 
+@torch.no_grad()
+def recalibrate_reject(rope: RopePosterior, x_held_out: Tensor, quantile: float = 0.95,
+                       n: int = 500, seed: int = 0) -> Tensor:
+    """Set and return ``rope.reject_width90``: the ``quantile`` of the calibrated posterior's
+    90 % interval widths on held-out calibration windows.
+
+    The uncalibrated model's thresholds came from its own (narrower) simulation posteriors, so
+    they would flag nearly every honestly wider calibrated interval; this keeps the rule's
+    meaning: flag a window less informative than ``quantile`` of real windows like these.
+    """
+    if not 0 < quantile < 1:
+        raise ConfigError(f"rope.reject_quantile must be in (0, 1), got {quantile}")
+    rope.reject_width90 = torch.full((rope.num_parameters,), float("nan"), dtype=torch.float64)
+    table = rope.summarize(x_held_out, levels=(0.9,), n=n,
+                           generator=torch.Generator().manual_seed(seed))
+    widths = table.pivot(index="window", columns="parameter", values="width90")
+    rope.reject_width90 = torch.tensor(
+        [float(widths[name].quantile(quantile)) for name in rope.parameter_names],
+        dtype=torch.float64)
+    return rope.reject_width90
+
+
 def real_input(npe: NPEPosterior, encoder: nn.Module | None, x: Tensor) -> Tensor:
     """Real windows checked and typed for the encoder g: by g itself when it has a front that
     reads other windows than the NPE, else by the NPE (g is then a copy of h)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_only
@@ -14,6 +13,7 @@ from cardiosbi.errors import ConfigError
 from cardiosbi.inference.config import NPEConfig
 from cardiosbi.inference.sources import build_datamodule
 from cardiosbi.inference.training import fit_posterior
+from cardiosbi.utils.logging import quiet_lightning
 from cardiosbi.utils.rundir import atomic_write_text, write_run_info
 
 log = logging.getLogger(__name__)
@@ -33,16 +33,9 @@ def npe_config(cfg: DictConfig) -> NPEConfig:
     return NPEConfig.from_dict({"model": model, "trainer": trainer, "seed": int(cfg.seed)})
 
 
-def _quiet_lightning() -> None:
-    """Keep Lightning's banner lines (GPU/TPU available, tips) out of the output unless -v."""
-    if not logging.getLogger("cardiosbi").isEnabledFor(logging.DEBUG):
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-
-
 def train(cfg: DictConfig) -> int:
     """Train a posterior and write ``<out>/posterior.pt`` with config and training summary."""
-    _quiet_lightning()
+    quiet_lightning()
     config = npe_config(cfg)
     out = Path(cfg.out)
     if config.trainer.checkpoint_dir is None:

@@ -178,7 +178,7 @@ class Posterior(ABC):
         derived: Sequence[Derived] = (),
     ) -> pd.DataFrame:
         """Tidy table, one row per (window, parameter): mean, median, std, central intervals
-        ``ci{level}_low/high`` for each level, ``width90`` and ``reject``.
+        ``ci{level}_low/high`` for each level and for 0.9, ``width90`` and ``reject``.
 
         ``derived`` quantities whose inputs are all inferred get rows of their own, computed
         from the same draws; such a row is rejected when any of its inputs is.
@@ -231,8 +231,8 @@ class Posterior(ABC):
             "median": stats[:, :, 2].ravel(),
             "std": stats[:, :, 1].ravel(),
         })
-        for i, level in enumerate(all_levels):
-            if level in levels:
+        for i, level in enumerate(all_levels):  # the 90 % interval always: the reject rule reads it
+            if level in levels or level == 0.9:
                 table[f"{level_name(level)}_low"] = stats[:, :, 3 + 2 * i].ravel()
                 table[f"{level_name(level)}_high"] = stats[:, :, 4 + 2 * i].ravel()
         i90 = all_levels.index(0.9)

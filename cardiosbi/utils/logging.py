@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -27,3 +28,13 @@ def configure(verbose: bool = False, stream=None) -> None:
         sub.setLevel(logger.level)
         sub.handlers = [handler]
         sub.propagate = False
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banner lines (GPU/TPU available, tips) and its known deprecation noise
+    out of a command's output unless cardiosbi logs at DEBUG (-v)."""
+    if not logging.getLogger("cardiosbi").isEnabledFor(logging.DEBUG):
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+        logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
