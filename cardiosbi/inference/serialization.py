@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def posterior_from_payload(payload: dict[str, Any]) -> Posterior:
             f"posterior class {payload['class']} is not in this cardiosbi version "
             f"({cardiosbi.__version__}; the file was written by {payload.get('cardiosbi_version')})"
         ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Posterior)):
+    if not (isinstance(cls, type) and issubclass(cls, Posterior)) or inspect.isabstract(cls):
         raise InputFileError(f"posterior file names {payload['class']}, which is not a posterior")
     try:
         posterior = cls.from_state(payload["state"])

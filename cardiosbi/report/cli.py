@@ -28,6 +28,7 @@ def report(cfg: DictConfig) -> int:
                             waveform_s=config.waveform_s, max_table_rows=config.max_table_rows)
     page = render_report(config.run, config.out, options)
     tables = page.with_name(page.stem + "_tables")
-    where = f"tables as CSV in {tables}" if tables.exists() else "one report per model linked from it"
+    where = (f"tables as CSV in {tables}" if tables.exists()
+             else "one report per model linked from it")
     print(f"report written to {page} ({where})")
     return 0

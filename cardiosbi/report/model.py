@@ -16,7 +16,7 @@ import torch
 
 from cardiosbi.default_models import DEFAULT_MODELS, default_model_path
 from cardiosbi.errors import CardiosbiError
-from cardiosbi.estimate import model_input
+from cardiosbi.estimate import SIGNAL_KINDS, model_input
 from cardiosbi.inference import Posterior, load_posterior
 from cardiosbi.report.run import InferRun
 from cardiosbi.report.waveforms import Trace
@@ -36,6 +36,15 @@ class RunModel:
     @property
     def is_hybrid(self) -> bool:
         return self.posterior is not None and self.posterior.kind == HYBRID
+
+    @property
+    def reads(self) -> frozenset[str] | None:
+        """Kinds of real channel the model reads ("ppg", "abp"); None when unknown here."""
+        spec = getattr(self.posterior, "input_spec", None) or {}
+        channels = spec.get("channels")
+        if not channels:
+            return None
+        return frozenset(SIGNAL_KINDS.get(c.rsplit("/", 1)[-1], c) for c in channels)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +23,27 @@ from cardiosbi.errors import CardiosbiError, ConfigError
 from cardiosbi.report import figures
 from cardiosbi.report.model import RunModel, decoded_windows, run_model
 from cardiosbi.report.references import (
-    REFERENCES,
+    INDEPENDENT,
     Reference,
     agreement,
+    check_of,
     compare,
+    reference_values,
+    references_for,
     series_groups,
 )
-from cardiosbi.report.run import InferRun, load_run, model_runs
+from cardiosbi.report.run import InferRun, load_run, model_runs, with_flags
+from cardiosbi.report.tables import (
+    Table,
+    biomarker_table,
+    format_cell,
+    make_table,
+    numbered,
+    numbered_estimates,
+    overview_table,
+    reason_counts,
+    summary_table,
+)
 from cardiosbi.report.waveforms import Trace, load_traces, locate_recording
 from cardiosbi.utils.progress import progress
 from cardiosbi.utils.rundir import atomic_write_text
@@ -51,16 +66,6 @@ class ReportOptions:
 
 
 @dataclass
-class Table:
-    """A table for the page: column names and formatted cells; ``csv`` names its CSV file."""
-
-    columns: list[str]
-    rows: list[list[str]]
-    csv: str
-    truncated: int = 0
-
-
-@dataclass
 class Figure:
     title: str
     png: str   # base64
@@ -74,6 +79,8 @@ class RecordSection:
     decoded: Figure | None = None   # hybrid runs: decoded pressures of a few windows
     biomarkers: Figure | None = None
     biomarker_table: Table | None = None
+    summary: Table | None = None      # infer's summary over windows, with validity and flags
+    reasons: list[tuple[str, str, int]] = field(default_factory=list)  # colour legend
     reason_counts: Table | None = None
     quality: Table | None = None
     references: list[dict] = field(default_factory=list)
@@ -110,7 +117,7 @@ def render_report(run_dir: str | Path, out: str | Path | None = None,
         "title": f"cardiosbi report: {run.path.name}",
         "provenance": provenance(run, model),
         "hybrid": model.is_hybrid,
-        "overview": overview_table(run, tables_dir, options),
+        "overview": overview_table(run, tables_dir, options.max_table_rows),
         "failures": int((run.records["status"] != "ok").sum()),
         "capped": max(0, len(ok) - len(shown)),
         "sections": sections,
@@ -131,14 +138,22 @@ def render_multi_model(run_dir: Path, runs: dict[str, Path], out: str | Path | N
     for name, sub in runs.items():
         page = render_report(sub, index.with_name(f"{index.stem}_{name}.html"), options)
         pages.append((name, page.name, DEFAULT_MODELS.get(name, str(sub))))
-    summary = pd.read_csv(run_dir / "summary.csv")
+    summary = with_flags(pd.read_csv(run_dir / "summary.csv"))
     columns = [c for c in ("model", "record", "parameter", "unit", "median", "ci90_low",
-                           "ci90_high", "windows") if c in summary]
+                           "ci90_high", "windows", "validity", "flag") if c in summary]
     rows = [[format_cell(v) for v in row] for row in summary[columns].itertuples(index=False)]
+    flagged = ["flagged" if flag else "" for flag in summary["flag"]]
     page = environment().get_template("index.html.j2").render(
-        title=f"cardiosbi report: {run_dir.name}", pages=pages, columns=columns, rows=rows)
+        title=f"cardiosbi report: {run_dir.name}", pages=pages, columns=columns,
+        rows=list(zip(rows, flagged, summary["flag"], strict=True)),
+        summary_href=relative_href(run_dir / "summary.csv", index.parent))
     atomic_write_text(index, page)
     return index
+
+
+def relative_href(target: Path, folder: Path) -> str:
+    """``target`` as a link from a page in ``folder`` (POSIX separators, as URLs want)."""
+    return Path(os.path.relpath(target.resolve(), folder.resolve())).as_posix()
 
 
 def environment() -> jinja2.Environment:
@@ -166,47 +181,51 @@ def provenance(run: InferRun, model: RunModel | None = None) -> list[tuple[str, 
     ]
 
 
-def overview_table(run: InferRun, tables_dir: Path, options: ReportOptions) -> Table:
-    """Per record: status/failure reason, windows accepted, and each biomarker's record median."""
-    table = run.records[["record", "status", "reason", "duration_s", "n_windows", "n_accepted",
-                         "acceptance_rate"]].copy()
-    has_estimates = run.summary is not None and "parameter" in run.summary
-    used = run.summary.dropna(subset=["parameter"]) if has_estimates else pd.DataFrame()
-    if not used.empty:
-        keys = ["model", "parameter"] if "model" in used else ["parameter"]
-        units = used["unit"].fillna("").astype(str)
-        labels = used[keys].astype(str).agg(":".join, axis=1) + " median [" + units + "]"
-        medians = used.assign(label=labels).pivot_table(index="record", columns="label",
-                                                        values="median", sort=False)
-        table = table.merge(medians.reset_index(), on="record", how="left")
-    return make_table(table, tables_dir / "overview.csv", options.max_table_rows)
-
-
 def record_section(run: InferRun, rid: str, options: ReportOptions, tables_dir: Path,
                    model: RunModel | None = None) -> RecordSection:
     """Figures and tables of one record; missing pieces become notes in the page."""
     section = RecordSection(record=rid)
-    quality = run.quality(rid)
+    quality = numbered(run.quality(rid))
     estimates = run.estimates(rid)
+    reads = model.reads if model is not None else None
+    references = references_for(reads)
     traces = add_waveforms(section, run, rid, quality, options)
     if model is not None and model.is_hybrid:
         add_decoded(section, run, rid, model, traces)
     if estimates is None or "parameter" not in estimates or estimates["parameter"].isna().all():
         section.notes.append("No biomarker was estimated for this record (no window passed the "
                              "quality checks).")
+        estimates = None
     else:
-        section.biomarkers = Figure("Biomarker posteriors over time",
-                                    encode(figures.biomarker_figure(estimates, quality)))
-        section.biomarker_table = biomarker_table(rid, estimates, tables_dir, options)
+        estimates = numbered_estimates(estimates, quality)
+        overlays = {ref.biomarker: overlay for ref in references
+                    if (overlay := reference_overlay(ref, quality, reads)) is not None}
+        section.biomarkers = Figure(
+            "Biomarker posteriors over time",
+            encode(figures.biomarker_figure(estimates, quality, overlays)))
+        section.biomarker_table = biomarker_table(rid, estimates, tables_dir,
+                                                  options.max_table_rows)
         section.parameters = list(estimates["parameter"].dropna().astype(str).unique())
+    section.summary = summary_table(run, rid, tables_dir)
+    section.reasons = figures.reason_legend(quality)
     section.reason_counts = make_table(reason_counts(quality),
                                        tables_dir / f"{rid}_quality_counts.csv", 1000)
     shown = [c for c in QUALITY_COLUMNS if c in quality]
     section.quality = make_table(quality[shown], tables_dir / f"{rid}_quality.csv",
                                  options.max_table_rows, full=quality)
-    section.references = [reference_block(ref, rid, quality, estimates, tables_dir)
-                          for ref in REFERENCES]
+    section.references = [reference_block(ref, rid, quality, estimates, tables_dir, reads)
+                          for ref in references]
     return section
+
+
+def reference_overlay(reference: Reference, quality: pd.DataFrame,
+                      reads: frozenset[str] | None) -> figures.Overlay | None:
+    """The reference values to draw over the panels of ``reference.biomarker``, if any."""
+    values = reference_values(reference, quality)
+    if values.empty:
+        return None
+    present = [s for s in reference.sources if any(v is s for v in values["source"])]
+    return figures.Overlay(values, [(s, check_of(s, reads)) for s in present])
 
 
 def add_waveforms(section: RecordSection, run: InferRun, rid: str, quality: pd.DataFrame,
@@ -261,51 +280,45 @@ def add_decoded(section: RecordSection, run: InferRun, rid: str, model: RunModel
                              encode(figures.decoded_pressure_figure(windows)))
 
 
-def biomarker_table(rid: str, estimates: pd.DataFrame, tables_dir: Path,
-                    options: ReportOptions) -> Table:
-    """Per window and biomarker: median, 50/90% intervals and the reject flag."""
-    keys = ["model"] if "model" in estimates else []
-    columns = ["window", "start_s", *keys, "parameter", "unit", "median", "ci50_low",
-               "ci50_high", "ci90_low", "ci90_high", "reject"]
-    rows = estimates.dropna(subset=["parameter"])[columns]
-    return make_table(rows, tables_dir / f"{rid}_estimates.csv", options.max_table_rows)
-
-
-def reason_counts(quality: pd.DataFrame) -> pd.DataFrame:
-    """Windows accepted, and per rejection reason the windows it applies to (a window can have
-    several reasons)."""
-    accepted = int(quality["accepted"].astype(bool).sum())
-    reasons = quality.loc[~quality["accepted"].astype(bool), "reason"].astype(str)
-    counts = reasons.str.split(";").explode().value_counts()
-    rows = [("accepted", accepted), ("rejected (any reason)", len(quality) - accepted)]
-    rows += [(f"rejected: {reason}", int(n)) for reason, n in counts.items()]
-    return pd.DataFrame(rows, columns=["windows", "count"])
-
-
 def reference_block(reference: Reference, rid: str, quality: pd.DataFrame,
-                    estimates: pd.DataFrame | None, tables_dir: Path) -> dict:
-    """The page block of one reference: a figure and agreement numbers, or why it is absent."""
-    block = {"name": reference.name, "figure": None, "agreement": None, "frame": None,
-             "absent": None, "csv": None}
-    comparison = compare(reference, quality, estimates)
-    if reference.column not in quality or quality[reference.column].isna().all():
-        block["absent"] = (f"No {reference.channel.upper()} reference in this recording, so "
-                           f"{reference.name} cannot be checked.")
+                    estimates: pd.DataFrame | None, tables_dir: Path,
+                    reads: frozenset[str] | None = None) -> dict:
+    """The page block of one reference: a figure and agreement numbers, or why it is absent,
+    and which of its checks are circular (the model reads the reference channel)."""
+    block = {"name": reference.name, "id": reference.name.replace(" ", "-"), "figure": None,
+             "agreement": None, "frame": None, "absent": None, "csv": None, "href": None,
+             "circular": []}
+    values = reference_values(reference, quality)
+    if values.empty:
+        channels = " or ".join(dict.fromkeys(s.name for s in reference.sources))
+        block["absent"] = (f"No {channels} reference in this recording's accepted windows, so "
+                           f"{reference.quantity} cannot be checked.")
         return block
+    present = list(dict.fromkeys(values["source"]))
+    primary = reference.sources[0]
+    fallbacks = ", ".join(s.name for s in present if s != primary)
+    if primary not in present:
+        block["name"] = f"{reference.quantity} vs {fallbacks} (no {primary.name})"
+    elif fallbacks:  # windows without the primary reference fell back to others
+        block["name"] += f" (else {fallbacks})"
+    block["circular"] = [f"{reference.label(s)}: {check}. Agreement here shows the model is "
+                         "consistent with what it read, not that it is right."
+                         for s in present if (check := check_of(s, reads)) != INDEPENDENT]
+    comparison = compare(reference, quality, estimates, reads)
     if comparison.empty:
         estimated = {label for label, _ in series_groups(estimates)} if estimates is not None \
             else set()
-        block["absent"] = (f"The {reference.channel.upper()} reference exists but nothing "
+        block["absent"] = (f"The {reference.sources[0].name} reference exists but nothing "
                            f"comparable was estimated ({reference.biomarker} not among "
                            f"{sorted(estimated) or 'the estimates'}) or no accepted window "
                            "has both.")
         return block
-    name = reference.column.replace("_", "-")
     comparison.insert(0, "record", rid)
-    block["csv"] = f"{rid}_{name}.csv"
-    comparison.to_csv(tables_dir / block["csv"], index=False)
-    block["figure"] = encode(figures.reference_figure(comparison, reference.name,
-                                                      reference.unit))
+    csv = tables_dir / f"{rid}_{reference.sources[0].column.replace('_', '-')}.csv"
+    comparison.to_csv(csv, index=False)
+    block["csv"], block["href"] = csv.name, f"{tables_dir.name}/{csv.name}"
+    title = block["name"] + (" (circular: not a validation)" if block["circular"] else "")
+    block["figure"] = encode(figures.reference_figure(comparison, title, reference.unit))
     block["frame"] = agreement(comparison).assign(record=rid)
     block["agreement"] = make_table(block["frame"], None, 1000)
     return block
@@ -335,28 +348,6 @@ def biomarker_glossary(run: InferRun, sections: list[RecordSection]
         except ConfigError:  # a parameter the registry does not know (e.g. a test model)
             rows.append((name, "", "not in the cardiosbi registry"))
     return rows
-
-
-def make_table(frame: pd.DataFrame, csv: Path | None, max_rows: int,
-               full: pd.DataFrame | None = None) -> Table:
-    """Format ``frame`` for the page (first ``max_rows`` rows) and write ``full`` (default the
-    frame) as CSV."""
-    if csv is not None:
-        (frame if full is None else full).to_csv(csv, index=False)
-    cells = [[format_cell(v) for v in row] for row in frame.head(max_rows).itertuples(index=False)]
-    return Table([str(c) for c in frame.columns], cells, csv.name if csv else "",
-                 truncated=max(0, len(frame) - max_rows))
-
-
-def format_cell(value) -> str:
-    """Numbers to 4 significant digits, missing values blank, everything else as text."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def encode(png: bytes) -> str:

@@ -69,7 +69,8 @@ def locate_recording(source: str, config: dict, recordings: str | None) -> Path 
 def load_traces(path: Path, config: dict, span_s: float) -> tuple[list[Trace], float]:
     """Traces of every PPG/ABP/ECG channel over the first ``span_s`` seconds, and the record's
     duration. A channel the detectors cannot process keeps its raw trace with no beats."""
-    recording = load_recording(path, fs=config.get("fs"))
+    rate = config.get("sampling_rate") or config.get("fs")  # runs before the rename: fs
+    recording = load_recording(path, sampling_rate=rate)
     traces = []
     for kind in KINDS:
         if recording.of_kind(kind) is not None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import torch
 
 from cardiosbi.calibration import RopePosterior
 from cardiosbi.cli.main import run
 from cardiosbi.datasets.reader import data_module_from_config
+from cardiosbi.default_models import calibration_advice, default_model_path
 from cardiosbi.inference import load_posterior
 
 
@@ -59,6 +63,14 @@ def test_calibrate_accepts_labels_for_some_parameters(tmp_path, repo_root):
     rope = load_posterior(tmp_path / "cal" / "posterior.pt")
     assert isinstance(rope, RopePosterior) and rope.transport.gamma in (0.1, 1.0)
     assert rope.num_parameters == 2  # the calibrated posterior still covers every parameter
+    # reject thresholds come from the held-out calibration windows, not the uncalibrated model
+    summary = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    assert "held-out calibration windows" in summary["reject_thresholds_from"]
+    assert list(summary["reject_width90"]) == rope.parameter_names
+    table = rope.summarize(torch.from_numpy(data["x"]).float(), levels=(0.9,), n=300,
+                           generator=torch.Generator().manual_seed(1))
+    too_wide = table["reject_reason"].str.contains("interval too wide")
+    assert 0.0 < too_wide.mean() < 0.2  # about 5 % by construction, never nearly all
     assert run(["calibrate", f"calibration={tmp_path}/unknown.npz", *common,
                 "--out", str(tmp_path / "bad")]) == 2
 
@@ -96,3 +108,10 @@ def test_calibrate_a_shipped_model_on_recordings_with_its_shipped_references(tmp
     own = repo_root / "tests/data/infer/hr_sv_windkessel_posterior.pt"
     assert run(["calibrate", f"posterior={own}", f"calibration={record}",
                 "--out", str(tmp_path / "bad")]) == 2  # no shipped references for it
+
+
+def test_the_card_advises_against_calibrating_apw_even_for_a_copy(tmp_path):
+    assert "advises against calibrating apw" in calibration_advice(default_model_path("apw"))
+    copy = shutil.copy(default_model_path("apw"), tmp_path / "mine.pt")
+    assert calibration_advice(copy) == calibration_advice(default_model_path("apw"))
+    assert calibration_advice(default_model_path("ppg")) == ""

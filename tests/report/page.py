@@ -12,7 +12,10 @@ class Page:
     headings: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
     tables: dict[str, list[list[str]]] = field(default_factory=dict)   # id -> rows (header first)
+    cells: dict[str, list[list[dict]]] = field(default_factory=dict)   # id -> attrs of each <td>
     classed_text: dict[str, list[str]] = field(default_factory=dict)   # class -> texts of <p>
+    links: list[str] = field(default_factory=list)                     # href of every <a>
+    styles: str = ""                                                   # the <style> text
 
 
 class _Parser(HTMLParser):
@@ -25,6 +28,8 @@ class _Parser(HTMLParser):
         self._text: list[str] | None = None
         self._text_kind: str | None = None
         self._anonymous = 0
+        self._cell_attrs: list[dict] | None = None
+        self._style = False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -36,10 +41,17 @@ class _Parser(HTMLParser):
             self._anonymous += 1
             self._table = attrs.get("id") or f"table-{self._anonymous}"
             self.page.tables[self._table] = []
+            self.page.cells[self._table] = []
         elif tag == "tr" and self._table:
-            self._row = []
+            self._row, self._cell_attrs = [], []
         elif tag in ("td", "th") and self._row is not None:
             self._cell = []
+            if tag == "td":
+                self._cell_attrs.append(attrs)
+        elif tag == "a" and attrs.get("href"):
+            self.page.links.append(attrs["href"])
+        elif tag == "style":
+            self._style = True
         elif tag in ("h1", "h2", "h3", "h4"):
             self._text, self._text_kind = [], "heading"
         elif tag == "p" and attrs.get("class"):
@@ -51,7 +63,11 @@ class _Parser(HTMLParser):
             self._cell = None
         elif tag == "tr" and self._row is not None:
             self.page.tables[self._table].append(self._row)
-            self._row = None
+            if self._cell_attrs:
+                self.page.cells[self._table].append(self._cell_attrs)
+            self._row = self._cell_attrs = None
+        elif tag == "style":
+            self._style = False
         elif tag == "table":
             self._table = None
         elif tag in ("h1", "h2", "h3", "h4", "p") and self._text is not None:
@@ -63,6 +79,8 @@ class _Parser(HTMLParser):
             self._text = None
 
     def handle_data(self, data):
+        if self._style:
+            self.page.styles += data
         if self._cell is not None:
             self._cell.append(data)
         if self._text is not None:
@@ -80,3 +98,9 @@ def table_rows(page: Page, table_id: str) -> list[dict[str, str]]:
     """Rows of a table as dicts keyed by its header cells."""
     header, *rows = page.tables[table_id]
     return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def cell_attrs(page: Page, table_id: str) -> list[dict[str, dict]]:
+    """Attributes (class, title) of each body cell, as dicts keyed by the header cells."""
+    header = page.tables[table_id][0]
+    return [dict(zip(header, row, strict=True)) for row in page.cells[table_id]]
