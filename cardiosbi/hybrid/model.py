@@ -64,7 +64,8 @@ class _Down(nn.Module):
         return features
 
 
-def _pool(h: Tensor) -> Tensor:
+def pooled(h: Tensor) -> Tensor:
+    """(B, C, T) features -> (B, 2C): mean and max over time."""
     return torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=-1)
 
 
@@ -76,8 +77,8 @@ class _GaussianHead(nn.Module):
         self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.GELU(),
                                  nn.Linear(hidden, 2 * latent_dim))
 
-    def forward(self, pooled: Tensor) -> Distribution:
-        loc, log_scale = self.net(pooled).chunk(2, dim=-1)
+    def forward(self, summary: Tensor) -> Distribution:
+        loc, log_scale = self.net(summary).chunk(2, dim=-1)
         return Independent(Normal(loc, log_scale.clamp(*_LOG_SCALE_RANGE).exp()), 1)
 
 
@@ -140,11 +141,11 @@ class PressureCVAE(nn.Module):
 
     def prior(self, features: list[Tensor]) -> Distribution:
         """p(z | PPG)."""
-        return self.prior_head(_pool(features[-1]))
+        return self.prior_head(pooled(features[-1]))
 
     def encoder(self, apw_std: Tensor, ppg: Tensor) -> Distribution:
         """q(z | APW, PPG) on standardised pressure."""
-        return self.encoder_head(_pool(self.pair_down(torch.cat([apw_std, ppg], dim=1))[-1]))
+        return self.encoder_head(pooled(self.pair_down(torch.cat([apw_std, ppg], dim=1))[-1]))
 
     def decode(self, features: list[Tensor], z: Tensor | None) -> Tensor:
         """Mean of p(APW | z, PPG), standardised, (B, 1, T)."""

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from cardiosbi.datasets.reader import prepare_windows
 from cardiosbi.errors import ConfigError, SignalError
-from cardiosbi.hybrid.model import CVAEConfig, PressureCVAE
+from cardiosbi.hybrid.model import CVAEConfig, PressureCVAE, pooled
 from cardiosbi.inference.posterior import Posterior
 
 # Seed of the latent draws behind ``log_prob`` (and of nothing else).
@@ -116,6 +116,12 @@ class HybridPosterior(Posterior):
     @property
     def x_shape(self) -> tuple[int, ...]:
         return (1, self.cvae.length)
+
+    def ood_features(self, x: Tensor) -> Tensor:
+        """The PPG U-Net's bottleneck features, pooled over time (what p(z | PPG) reads): the
+        OOD statistics compare them with the real training records' windows."""
+        with torch.no_grad():
+            return pooled(self.cvae.condition(self._as_input(x))[-1]).cpu()
 
     def valid_rows(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)
