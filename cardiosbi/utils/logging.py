@@ -38,3 +38,5 @@ def quiet_lightning() -> None:
         logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        # frozen sub-modules (a fine-tuned encoder's fixed parts) are in eval mode on purpose
+        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
