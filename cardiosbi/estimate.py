@@ -2,7 +2,7 @@
 
 The library face of ``cardiosbi infer`` for notebooks and scripts::
 
-    recording = load_recording("data/samples/v136s")
+    recording = load_recording("cardiosbi/assets/samples/v136s")
     posterior = load_default_posterior("apw")
     quality, estimates = estimate_recording(recording, posterior)
 
@@ -69,14 +69,28 @@ def estimate_windows(posterior: Posterior, windows: np.ndarray, quality: pd.Data
     """One row per (window, biomarker), joined to the quality table.
 
     ``windows``: the accepted raw windows (row i = quality row with ``window == i``). Rejected
-    windows keep their quality reason and no estimate; derived biomarkers (CO) are added.
+    windows keep their quality reason, get no estimate, and are ``rejected`` with the reason
+    "window rejected: ..."; derived biomarkers (CO) are added.
     """
     frame = quality[QUALITY_COLUMNS].copy()
     if len(windows) == 0:
-        return frame.assign(parameter=np.nan)
+        return _window_rejects(frame.assign(parameter=np.nan))
     estimates = posterior.summarize(model_input(posterior, windows), levels=levels, n=n,
                                     generator=generator, derived=DERIVED)
-    return frame.merge(estimates, on="window", how="left")
+    return _window_rejects(frame.merge(estimates, on="window", how="left"))
+
+
+def _window_rejects(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of windows the quality checks rejected: flagged, with the checks' reason."""
+    dropped = ~table["accepted"].astype(bool)
+    table["reject"] = table.get("reject", pd.Series(index=table.index, dtype=object))
+    table.loc[dropped, "reject"] = True
+    table["reject"] = table["reject"].astype(bool)
+    for column in ("reject_reason", "status"):
+        table[column] = table.get(column, pd.Series(index=table.index, dtype=object))
+    table.loc[dropped, "reject_reason"] = "window rejected: " + table.loc[dropped, "reason"].astype(str)
+    table.loc[dropped, "status"] = "rejected"
+    return table
 
 
 def estimate_recording(recording: Recording, posterior: Posterior, n: int = 1000,

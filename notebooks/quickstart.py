@@ -39,7 +39,7 @@
 #
 # | variable | meaning | default |
 # |---|---|---|
-# | `CARDIOSBI_NB_RECORD` | recording to analyse (WFDB record, `.vital` or `.csv`) | the shipped sample `data/samples/v136s` |
+# | `CARDIOSBI_NB_RECORD` | recording to analyse (WFDB record, `.vital` or `.csv`) | the shipped sample `cardiosbi/assets/samples/v136s` |
 # | `CARDIOSBI_NB_SECONDS` | analyse only the first this many seconds (empty = all) | all |
 # | `CARDIOSBI_NB_SAMPLES` | posterior draws per window | 1000 |
 # | `CARDIOSBI_NB_OUT` | folder for the figures (PNG) and tables (CSV) | `runs/quickstart-notebook` |

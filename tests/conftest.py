@@ -52,7 +52,7 @@ def v292s() -> Path:
 @pytest.fixture
 def v136s() -> Path:
     """The quickstart's shipped sample record."""
-    return REPO_ROOT / "data" / "samples" / "v136s"
+    return REPO_ROOT / "cardiosbi" / "assets" / "samples" / "v136s"
 
 
 def pytest_collection_modifyitems(config, items):

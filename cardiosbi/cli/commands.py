@@ -7,8 +7,10 @@ with "not available yet" and never prints placeholder output.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,17 @@ class Command:
     positionals: tuple[tuple[str, str, str], ...] = ()  # (name, config key, help)
     options: tuple[Option, ...] = field(default_factory=tuple)
     issue: int | None = None
+    page_suffixes: tuple[str, ...] = ()  # ``out`` may name a file with one of these suffixes
 
     @property
     def available(self) -> bool:
-        """True once the module that implements the command exists."""
-        module = self.handler.split(":")[0]
-        try:
-            return importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            return False
+        """True once the module that implements the command exists.
+
+        Looked up on disk, not with ``importlib.util.find_spec``: that imports the parent
+        packages (torch, lightning), which made ``cardiosbi --help`` take 5-15 s.
+        """
+        base = _PACKAGE_ROOT.joinpath(*self.handler.split(":")[0].split("."))
+        return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
 _OUT = Option("--out", "out", "output folder")
@@ -96,11 +100,11 @@ COMMANDS: dict[str, Command] = {
             "Render waveforms, detected beats, biomarker posteriors over time and the quality "
             "table of an `infer` run as HTML with figures.",
             "report", "cardiosbi.report.cli:report", positionals=(("run", "run", "folder written by `cardiosbi infer`"),),
-            options=(_OUT,), issue=8,
+            options=(_OUT,), issue=8, page_suffixes=(".html", ".htm"),
         ),
         Command(
             "quickstart", "run the default model on a shipped real recording",
-            "Run the shipped default models on the sample recording in data/samples, print a "
+            "Run the shipped default models on the shipped sample recording (v136s, PhysioNet/CinC 2015), print a "
             "summary table and write the HTML report; --from-scratch first simulates a small "
             "dataset and trains a small posterior on this machine.",
             "quickstart", "cardiosbi.cli.quickstart:run",

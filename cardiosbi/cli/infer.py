@@ -5,9 +5,11 @@ becomes the preprocessing config (:mod:`cardiosbi.estimate`), the cohort machine
 ``cardiosbi preprocess`` cuts and quality-checks the windows (parallel, resumable, per-record
 failures isolated) into ``DIR/preprocess``, and only accepted windows reach the posterior.
 Output per record: ``estimates/<id>.csv`` — one row per (window, biomarker) with the window
-start, mean, median, credible-interval bounds, width and reject flag (rejected windows keep
+start, mean, median, credible-interval bounds, width, the reject flag with its reason, the
+OOD score, the biomarker's validation status and the row's ``status`` (rejected windows keep
 their quality reason and no estimate) — plus ``summary.csv``: per record and biomarker, the
-median of window medians and the number of windows behind it.
+median of window medians, the number of windows behind it, the validity and a ``flag`` saying
+why a value is not sound (see :func:`cardiosbi.estimate.record_summary`).
 
 ``posterior=default`` (the default) runs one shipped model per channel kind, each into its own
 complete run folder: ``DIR/apw`` for the arterial line and ``DIR/hybrid`` for the PPG (a record

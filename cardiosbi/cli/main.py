@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from cardiosbi.cli.commands import COMMANDS, Command
-from cardiosbi.errors import CardiosbiError, ConfigError, NotAvailableError
+from cardiosbi.errors import CardiosbiError, ConfigError, InputFileError, NotAvailableError
 
 log = logging.getLogger("cardiosbi.cli")
 
@@ -49,6 +51,76 @@ def compose(config_name: str, overrides: Sequence[str] = ()):
             return hydra_compose(config_name=config_name, overrides=[*extra, *overrides])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_config_message(exc)) from None
+
+
+def checked_config(command: Command, overrides: Sequence[str]):
+    """Compose the command's config and check the user's values before any work starts.
+
+    Values are checked against the types of the defaults they replace (see
+    :func:`~cardiosbi.utils.config.check_value_types`) and the output location is checked
+    to be a writable folder, so a typo never ends in a traceback or a half-written folder.
+    """
+    from omegaconf import OmegaConf
+
+    from cardiosbi.utils.config import check_value_types
+
+    cfg = compose(command.config, overrides)
+    keys = [_override_key(item) for item in overrides]
+    values = [key for key in keys if key and not _is_group(key)]
+    if values:
+        groups = [item for item, key in zip(overrides, keys, strict=True) if key and _is_group(key)]
+        check_value_types(cfg, compose(command.config, groups), values)
+    for name, key, _help in command.positionals:
+        if name.endswith("...") and not OmegaConf.select(cfg, key, default=None):
+            raise ConfigError(f"{key} is empty; give at least one {name[:-3]} source")
+    if "out" in cfg and cfg.out is not None:
+        check_output(str(cfg.out), command.page_suffixes)
+    return cfg
+
+
+def _override_key(item: str) -> str | None:
+    """The config key an override sets (None for a deletion ``~key``)."""
+    if item.startswith("~"):
+        return None
+    return item.split("=", 1)[0].lstrip("+")
+
+
+def _is_group(key: str) -> bool:
+    """A hydra config group (``data=zarr``, ``experiment=NAME``), not a value."""
+    return key == "experiment" or key.startswith("hydra.") or (CONF_DIR / key.replace(".", "/")).is_dir()
+
+
+def check_output(out: str, page_suffixes: Sequence[str] = ()) -> None:
+    """``out`` must be a folder (existing or new) that can be written, or a page file.
+
+    Checked before the command does anything, so a wrong ``--out`` is one line and never a
+    record logged as failed. The folder is not created here.
+    """
+    if out.strip() == "":
+        raise ConfigError("out is empty; give an output folder (--out DIR)")
+    path = Path(out).expanduser()
+    if path.suffix.lower() in page_suffixes:
+        if path.is_dir():
+            raise InputFileError(f"out {path} is a folder, not a {path.suffix} page")
+        path = path.parent
+    elif path.exists() and not path.is_dir():
+        raise InputFileError(f"out {path} is an existing file; give a folder (--out DIR)")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputFileError(f"out {path} cannot be created: {existing} is a file")
+    if not _writable(existing):
+        raise InputFileError(f"out {path} is not writable ({existing} is read-only)")
+
+
+def _writable(folder: Path) -> bool:
+    """Try to write there: permission bits do not tell (root, read-only mounts, ACLs)."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".cardiosbi-write-check-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
 
 
 def _config_message(exc: Exception) -> str:
@@ -135,6 +207,33 @@ def run(argv: Sequence[str] | None = None) -> int:
     from cardiosbi.utils.logging import configure
 
     parser = _parser()
+    args = _parse(parser, argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    configure(verbose=args.verbose)
+    command = COMMANDS[args.command]
+    try:
+        return _dispatch(command, args)
+    except CardiosbiError as exc:
+        print(f"cardiosbi {command.name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"cardiosbi {command.name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def execute(argv: Sequence[str]) -> int:
+    """Run one command in-process for a command that chains others (``quickstart``).
+
+    Unlike :func:`run`, a user error propagates as its :class:`CardiosbiError`, so the calling
+    command reports it once, on its own line.
+    """
+    args = _parse(_parser(), argv)
+    return _dispatch(COMMANDS[args.command], args)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     # Overrides may follow options (`preprocess REC --out DIR key=value`); argparse leaves
     # those as unrecognised, so they are collected here and only real unknown flags fail.
     args, extra = parser.parse_known_args(argv)
@@ -143,26 +242,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(flags)}")
     if extra:
         args.overrides = [*getattr(args, "overrides", []), *extra]
-    if args.command is None:
-        parser.print_help()
-        return 0
-    configure(verbose=args.verbose)
-    command = COMMANDS[args.command]
-    try:
-        cfg = compose(command.config, _overrides(command, args))
-        if not command.available:
-            raise NotAvailableError(
-                f"`cardiosbi {command.name}` is not available yet (tracked in issue #{command.issue})"
-            )
-        module_name, function_name = command.handler.split(":")
-        handler = getattr(importlib.import_module(module_name), function_name)
-        return int(handler(cfg) or 0)
-    except CardiosbiError as exc:
-        print(f"cardiosbi {command.name}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"cardiosbi {command.name}: interrupted", file=sys.stderr)
-        return 130
+    return args
+
+
+def _dispatch(command: Command, args: argparse.Namespace) -> int:
+    cfg = checked_config(command, _overrides(command, args))
+    if not command.available:
+        raise NotAvailableError(
+            f"`cardiosbi {command.name}` is not available yet (tracked in issue #{command.issue})"
+        )
+    module_name, function_name = command.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), function_name)
+    return int(handler(cfg) or 0)
 
 
 def main() -> None:

@@ -92,15 +92,15 @@ def create_store(root: Path, layout: Layout, attrs: dict) -> zarr.Group:
 
 
 def is_finished(root: Path) -> bool:
-    """Whether ``root`` holds a store whose creation completed (its config and layout are in).
+    """Whether ``root`` holds a store whose creation completed (its layout is in; the
+    simulation pipeline writes its config in the same step).
 
     Stores made before creation became atomic could be left without them by a killed run.
     """
     path = Path(root) / STORE_NAME
     if not (path / "zarr.json").exists():
         return False
-    attrs = zarr.open_group(path, mode="r", zarr_format=3).attrs
-    return "dataset_config" in attrs and "layout" in attrs
+    return "layout" in zarr.open_group(path, mode="r", zarr_format=3).attrs
 
 
 def open_store(root: Path, mode: str = "r") -> zarr.Group:

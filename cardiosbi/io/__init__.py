@@ -1,7 +1,7 @@
 """Real recordings in: WFDB, VitalDB and CSV/Parquet loaders, and cohort iteration.
 
 >>> from cardiosbi.io import load_recording
->>> rec = load_recording("data/samples/v136s.hea")  # or .vital, or .csv with sampling_rate=…
+>>> rec = load_recording("cardiosbi/assets/samples/v136s.hea")  # or .vital, or .csv with sampling_rate=…
 >>> sorted(rec.channels)                                 # normalised names
 ['abp', 'ecg', 'ecg_v', 'ppg']
 >>> rec.channels["abp"].fs, rec.channels["abp"].unit

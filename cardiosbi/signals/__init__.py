@@ -2,7 +2,7 @@
 
 >>> from cardiosbi.io import load_recording
 >>> from cardiosbi.signals import make_windows
->>> windows, quality = make_windows(load_recording("data/samples/v136s.hea"),
+>>> windows, quality = make_windows(load_recording("cardiosbi/assets/samples/v136s.hea"),
 ...                                 channels=("ppg", "abp"), sampling_rate=125.0, window_s=8.0)
 >>> windows.shape[1:], int(quality["accepted"].sum()) == len(windows)
 ((2, 1000), True)

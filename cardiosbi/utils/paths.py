@@ -18,21 +18,17 @@ def existing_path(path: str | os.PathLike | None, what: str) -> Path:
     return resolved
 
 
-def repository_root() -> Path | None:
-    """The source checkout cardiosbi runs from (None for a plain pip install)."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").exists() else None
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
 
 
 def sample_record() -> Path:
-    """The shipped real sample record (``data/samples/v136s``), looked up in ./ then the checkout."""
-    candidates = [Path.cwd() / "data" / "samples" / "v136s"]
-    root = repository_root()
-    if root is not None:
-        candidates.append(root / "data" / "samples" / "v136s")
-    for candidate in candidates:
-        if candidate.with_suffix(".hea").exists():
-            return candidate
-    raise InputFileError(
-        "the sample record data/samples/v136s was not found; run from the repository checkout"
-    )
+    """The shipped real sample record (``cardiosbi/assets/samples/v136s``, without extension).
+
+    It is package data, so an installed wheel finds it wherever it runs.
+    """
+    record = SAMPLES_DIR / "v136s"
+    if not record.with_suffix(".hea").is_file() or not record.with_suffix(".mat").is_file():
+        raise InputFileError(
+            f"the shipped sample record is missing from {SAMPLES_DIR}; reinstall cardiosbi"
+        )
+    return record

@@ -113,7 +113,7 @@ class TunedEncoderPosterior(RopePosterior):
         distribution = npe.flow_distribution(self.real_embeddings(x))
         return distribution.log_prob(theta_std) + bijection.log_abs_det_jacobian(theta, theta_std)
 
-    def sample(self, x, n, generator=None):
+    def _sample(self, x, n, generator=None):
         distribution = self.npe.flow_distribution(self.real_embeddings(x))
         z = torch.randn((n, x.shape[0], self.num_parameters), generator=generator)
         return self.npe.to_physical(distribution.transform.inv(z))

@@ -234,11 +234,12 @@ def save_network(net: Network, path: str | Path) -> Path:
     return path
 
 
-def load_network(name_or_path: str | Path) -> Network:
+def load_network(name_or_path: str | Path, allow_outside_paths: bool = False) -> Network:
     """Load a shipped network by name (cca, uta, ibif, adan56, pwdb116) or a YAML file.
 
     A file in openBF syntax (it has a ``network:`` list) is imported with
-    :func:`simulators.hemodynamics.openbf.import_openbf`.
+    :func:`simulators.hemodynamics.openbf.import_openbf`; its inlet file must lie in the YAML's
+    folder unless ``allow_outside_paths``.
     """
     if str(name_or_path) in SHIPPED:
         path = NETWORK_DIR / f"{name_or_path}.yaml"
@@ -257,5 +258,5 @@ def load_network(name_or_path: str | Path) -> Network:
     if "network" in data:
         from simulators.hemodynamics.openbf import import_openbf
 
-        return import_openbf(path)
+        return import_openbf(path, allow_outside_paths)
     return network_from_dict(data)

@@ -50,11 +50,16 @@ def _first(mapping: dict, keys: tuple[str, ...], default=None):
 
 
 def read_inflow_file(path: Path) -> Inflow:
-    """Read a two-column inlet file (t [s], Q [m^3/s]); the last time is the period."""
+    """Read a two-column inlet file (t [s], Q [m^3/s]); the last time is the period.
+
+    Errors name the file, never its contents (numpy's message quotes the offending line)."""
     try:
         data = np.loadtxt(path, ndmin=2)
-    except (OSError, ValueError) as exc:
-        raise NetworkError(f"cannot read inlet file {path}: {exc}") from None
+    except OSError as exc:
+        raise NetworkError(f"cannot read inlet file {path}: {exc.strerror or type(exc).__name__}") from None
+    except ValueError:
+        raise NetworkError(f"cannot read inlet file {path}: expected two numeric columns "
+                           "(t [s], Q [m^3/s]) on every line") from None
     if data.shape[1] < 2 or len(data) < 2:
         raise NetworkError(f"inlet file {path} needs two columns (t, Q) and at least 2 rows")
     t, q = data[:, 0], data[:, 1]
@@ -63,16 +68,28 @@ def read_inflow_file(path: Path) -> Inflow:
     return Inflow(t=t.tolist(), q=q.tolist())
 
 
-def _find_inlet_file(data: dict, yaml_path: Path) -> Path:
+def _find_inlet_file(data: dict, yaml_path: Path, allow_outside_paths: bool = False) -> Path:
+    """The inlet file named in the network, looked up beside the YAML (as given, then by name).
+
+    A path leading out of the YAML's folder (``../``, absolute, or a link) is refused unless
+    ``allow_outside_paths``: a network file from elsewhere must not make us read any file."""
     name = _first(data, _INLET_KEYS)
     for vessel in data["network"]:
         name = name or _first(vessel, _INLET_KEYS)
     if name is None:
         raise NetworkError(f"{yaml_path}: no inlet file given (inlet_file / 'inlet file')")
-    for candidate in (yaml_path.parent / name, yaml_path.parent / Path(name).name):
-        if candidate.is_file():
-            return candidate
-    raise NetworkError(f"inlet file not found: {yaml_path.parent / name}")
+    folder = yaml_path.parent.resolve()
+    found = [c for c in (yaml_path.parent / str(name), yaml_path.parent / Path(str(name)).name)
+             if c.is_file()]
+    inside = [c for c in found if c.resolve().is_relative_to(folder)]
+    if allow_outside_paths and found:
+        return found[0]
+    if inside:
+        return inside[0]
+    if found:
+        raise NetworkError(f"inlet file {name!r} is outside the network's folder {folder}; "
+                           "copy it there, or pass allow_outside_paths=true to read it anyway")
+    raise NetworkError(f"inlet file not found: {yaml_path.parent / str(name)}")
 
 
 def _segment(vessel: dict, rho: float) -> Segment:
@@ -127,8 +144,9 @@ def _outlet(vessel: dict, seg: Segment, rho: float) -> Windkessel | Reflection |
     return None
 
 
-def import_openbf(path: str | Path) -> Network:
-    """Read an openBF YAML network (2.x or 1.x spelling) and its inlet file."""
+def import_openbf(path: str | Path, allow_outside_paths: bool = False) -> Network:
+    """Read an openBF YAML network (2.x or 1.x spelling) and its inlet file (which must be in
+    the YAML's folder unless ``allow_outside_paths``)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -137,7 +155,7 @@ def import_openbf(path: str | Path) -> Network:
     if not isinstance(data, dict) or not isinstance(data.get("network"), list):
         raise NetworkError(f"{path}: not an openBF network (no 'network:' list)")
     try:
-        net = _network(data, path)
+        net = _network(data, path, allow_outside_paths)
     except NetworkError:
         raise
     except (KeyError, TypeError, ValueError) as exc:  # a missing key or a non-numeric value
@@ -147,14 +165,14 @@ def import_openbf(path: str | Path) -> Network:
     return net
 
 
-def _network(data: dict, path: Path) -> Network:
+def _network(data: dict, path: Path, allow_outside_paths: bool) -> Network:
     blood = data.get("blood", {})
     solver = data.get("solver", {})
     rho = float(blood.get("rho", 1060.0))
     return Network(
         name=str(_first(data, _NAME_KEYS, path.stem)),
         segments=[_segment(v, rho) for v in data["network"]],
-        inflow=read_inflow_file(_find_inlet_file(data, path)),
+        inflow=read_inflow_file(_find_inlet_file(data, path, allow_outside_paths)),
         rho=rho,
         mu=float(blood.get("mu", 4.0e-3)),
         cfl=float(solver.get("Ccfl", 0.9)),

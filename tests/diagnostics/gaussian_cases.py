@@ -30,7 +30,8 @@ class ExactGaussianPosterior:
         self.task = task
         self.parameter_names = [f"theta{i}" for i in range(task.dim)]
 
-    def sample(self, x, n, generator=None):
+    def sample(self, sample_shape, x, generator=None):
+        (n,) = sample_shape
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
         draws = self.task.sample_posterior(x.numpy(), n, np.random.default_rng(seed))
         return torch.as_tensor(draws, dtype=torch.float32)

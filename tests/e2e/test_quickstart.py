@@ -53,12 +53,30 @@ def test_pressure_posterior_is_near_the_arterial_line(quickstart):
     assert row["windows"] >= 10 and row["mean_abs_difference"] < 15.0  # mmHg
 
 
+def test_checks_against_a_channel_the_model_reads_are_labelled_circular(quickstart):
+    agreement = pd.read_csv(quickstart / "agreement.csv")
+    pressures = agreement[agreement["comparison"].str.contains("ABP")]
+    by_model = pressures.groupby("estimate")["check"].agg(set).to_dict()
+    assert by_model["apw posterior"] == {"circular (model reads ABP)"}
+    assert by_model["hybrid posterior"] == {"independent"}  # the hybrid reads the PPG only
+
+
+def test_summary_carries_each_numbers_validity(quickstart):
+    summary = pd.read_csv(quickstart / "summary.csv", keep_default_na=False)
+    assert {"validity", "flag"} <= set(summary.columns)
+    # an unvalidated biomarker is always flagged, so the table brackets it
+    unvalidated = summary[summary["validity"] != "validated"]
+    assert (unvalidated["flag"] != "").all()
+
+
 def test_the_report_links_one_page_per_model(quickstart):
     index = quickstart / "infer" / "report.html"
     parser = _Links()
     parser.feed(index.read_text())
-    assert sorted(parser.links) == ["report_apw.html", "report_hybrid.html"]
-    for link in parser.links:
+    pages = sorted(link for link in parser.links if link.endswith(".html"))
+    assert pages == ["report_apw.html", "report_hybrid.html"]
+    assert all((index.parent / link).is_file() for link in parser.links)  # CSV links too
+    for link in pages:
         page = (index.parent / link).read_text()
         assert page.count("data:image/png;base64,") >= 3 and "record-v136s" in page
 

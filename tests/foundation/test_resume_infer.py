@@ -37,7 +37,7 @@ def cohort(tmp_path_factory, request):
     root = request.config.rootpath
     folder = tmp_path_factory.mktemp("cohort")
     _short_record(root / "tests/data/real/v292s", folder, "a")
-    _short_record(root / "data/samples/v136s", folder, "b")
+    _short_record(root / "cardiosbi/assets/samples/v136s", folder, "b")
     return folder
 
 
@@ -151,7 +151,7 @@ def test_changed_source_file_is_recomputed(tmp_path, cohort, posterior, request)
     out = tmp_path / "run"
     assert _infer(folder, posterior, out) == 0
     # same name, other content: the v292s cut is replaced by a v136s cut
-    _short_record(request.config.rootpath / "data/samples/v136s", folder, "a", seconds=24)
+    _short_record(request.config.rootpath / "cardiosbi/assets/samples/v136s", folder, "a", seconds=24)
     assert _infer(folder, posterior, out, "resume=keep") == 2
     assert _infer(folder, posterior, out) == 0
     assert _estimates(out)["start_s"].max() == 16.0  # three 8-s windows now
@@ -175,7 +175,7 @@ def test_a_record_that_fails_now_loses_its_old_estimates(tmp_path, cohort, poste
 
 @pytest.mark.parametrize(("override", "message"), [
     ("n_samples=0", "n_samples=0: must be a positive number"),
-    ("n_samples=abc", "could not be converted to Integer"),
+    ("n_samples=abc", "n_samples must be an integer, got 'abc'"),
     ("levels=[1.5]", "levels=[1.5]: each credible level must lie strictly between 0 and 1"),
     ("levels=[0.9,0]", "strictly between 0 and 1"),
     ("workers=0", "workers must be >= 1"),
@@ -196,7 +196,7 @@ def test_fs_still_works_with_a_warning_and_the_config_records_the_rate(tmp_path,
                                                                       capsys, request):
     import wfdb
 
-    record = wfdb.rdrecord(str(request.config.rootpath / "data/samples/v136s"), sampto=24 * 250,
+    record = wfdb.rdrecord(str(request.config.rootpath / "cardiosbi/assets/samples/v136s"), sampto=24 * 250,
                            channel_names=["PLETH", "ABP"])
     csv = tmp_path / "rec.csv"
     pd.DataFrame({"PLETH": record.p_signal[:, 0], "ABP [mmHg]": record.p_signal[:, 1]}).to_csv(

@@ -58,9 +58,9 @@ def _copies(src, root, folders=("a", "b")):
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     root = tmp_path_factory.mktemp("records")
-    return [str(REPO_ROOT / "data" / "samples" / "v136s.hea"),
+    return [str(REPO_ROOT / "cardiosbi" / "assets" / "samples" / "v136s.hea"),
             str(REAL_RECORDS / "v292s.hea"),
-            str(_without_abp(REPO_ROOT / "data" / "samples" / "v136s", root / "noabp"))]
+            str(_without_abp(REPO_ROOT / "cardiosbi" / "assets" / "samples" / "v136s", root / "noabp"))]
 
 
 @pytest.fixture(scope="module")

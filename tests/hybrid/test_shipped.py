@@ -46,7 +46,7 @@ def test_default_set_has_one_model_per_channel_kind(name):
 
 
 def test_infer_reads_a_ppg_only_recording_with_the_hybrid(tmp_path, capsys):
-    recording = load_recording("data/samples/v136s.hea")
+    recording = load_recording("cardiosbi/assets/samples/v136s.hea")
     ppg = recording.channel("ppg")
     path = tmp_path / "ppg_only.csv"
     pd.DataFrame({"PLETH": ppg.signal[: int(64 * ppg.fs)]}).to_csv(path, index=False)

@@ -19,7 +19,7 @@ from tests.io.synthetic import FS, write_pulse_record
 
 def _records(real_dir, repo_root):
     return [real_dir / "v292s", real_dir / "041s" / "041s", real_dir / "mixedsignals" /
-            "mixedsignals", repo_root / "data" / "samples" / "v136s"]
+            "mixedsignals", repo_root / "cardiosbi" / "assets" / "samples" / "v136s"]
 
 
 def test_shipped_records_pass_the_checks_and_read_as_wfdb_reads_them(real_dir, repo_root):

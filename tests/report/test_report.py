@@ -28,7 +28,7 @@ POSTERIOR = "tests/data/infer/hr_sv_windkessel_posterior.pt"
 def infer_run(tmp_path_factory, request):
     root = request.config.rootpath
     out = tmp_path_factory.mktemp("infer") / "run"
-    code = run_cli(["infer", str(root / "data" / "samples" / "v136s"), f"posterior={root / POSTERIOR}",
+    code = run_cli(["infer", str(root / "cardiosbi" / "assets" / "samples" / "v136s"), f"posterior={root / POSTERIOR}",
                     "--out", str(out), "n_samples=100"])
     assert code == 0
     return out
@@ -157,7 +157,7 @@ def test_accepted_windows_without_an_ecg_fall_back_to_a_beat_rate(report, infer_
 
 
 def test_drawn_beats_are_the_beats_the_quality_checks_counted(infer_run, request):
-    traces, duration = load_traces(request.config.rootpath / "data/samples/v136s.hea", {}, 300)
+    traces, duration = load_traces(request.config.rootpath / "cardiosbi/assets/samples/v136s.hea", {}, 300)
     assert duration == 300 and [t.kind for t in traces] == ["ppg", "abp", "ecg"]
     quality = pd.read_csv(infer_run / "preprocess" / "records" / "v136s.csv")
     starts, ends = quality["start_s"], quality["start_s"] + quality["duration_s"]
@@ -170,7 +170,7 @@ def test_drawn_beats_are_the_beats_the_quality_checks_counted(infer_run, request
 
 
 def test_moved_recordings_are_found_by_relative_path_or_name(request, tmp_path):
-    data = request.config.rootpath / "data"
+    data = request.config.rootpath / "cardiosbi" / "assets"
     assert locate_recording("samples/v136s.hea", {}, str(data)) == data / "samples/v136s.hea"
     assert locate_recording("/gone/v136s.hea", {}, str(data / "samples")) == \
         data / "samples/v136s.hea"
@@ -235,7 +235,7 @@ def test_cohort_overview_failures_cap_and_moved_recordings(infer_run, tmp_path, 
     assert len(page.images) == 2  # no waveforms without the recording: biomarkers + HR vs ECG
     assert (tmp_path / "capped_tables" / "overview.csv").exists()
 
-    options = ReportOptions(recordings=str(root / "data" / "samples"), waveform_s=20)
+    options = ReportOptions(recordings=str(root / "cardiosbi" / "assets" / "samples"), waveform_s=20)
     page = parse(render_report(run, tmp_path / "full.html", options).read_text())
     # both: 3 waveforms, close-up, biomarkers, HR (the copy against the PPG beat rate, as its
     # ECG reference was removed); the copy: MAP vs ABP

@@ -26,7 +26,7 @@ from tests.report.page import parse
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-RECORD = REPO_ROOT / "data" / "samples" / "v136s"
+RECORD = REPO_ROOT / "cardiosbi" / "assets" / "samples" / "v136s"
 HYBRID_LABEL = "hybrid (PPG → pressure → APW posterior)"
 DECODED_HEADING = "Decoded arterial pressure (hybrid model)"
 

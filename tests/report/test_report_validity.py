@@ -27,7 +27,7 @@ from tests.conftest import REPO_ROOT
 from tests.report.page import cell_attrs, parse, table_rows
 
 POSTERIOR = REPO_ROOT / "tests/data/infer/hr_sv_windkessel_posterior.pt"
-RECORD = REPO_ROOT / "data/samples/v136s"
+RECORD = REPO_ROOT / "cardiosbi/assets/samples/v136s"
 AT_BOUND = ("at prior bound (median near the upper bound 350 ms; the value may lie beyond what "
             "was simulated)")
 SV_NOTE = "no real-data reference for SV in the validation set"

@@ -25,7 +25,7 @@ def processed():
     from tests.conftest import REPO_ROOT as REPO
 
     out = {}
-    for path in (REPO / "data" / "samples" / "v136s", REAL / "v292s"):
+    for path in (REPO / "cardiosbi" / "assets" / "samples" / "v136s", REAL / "v292s"):
         rec = load_recording(path)
         out[rec.name] = (rec, *make_windows(rec))
     return out
