@@ -51,6 +51,9 @@ def default_model_path(name: str) -> Path:
 
 def posterior_path(posterior: str) -> Path:
     """A shipped model's name (``apw``, ``ppg``) or the path of a posterior file."""
+    if not str(posterior).strip():
+        raise ConfigError(f"no posterior given: posterior={'|'.join(DEFAULT_MODELS)} or the path "
+                          "of a posterior file")
     return default_model_path(posterior) if posterior in DEFAULT_MODELS else Path(posterior)
 
 

@@ -57,6 +57,9 @@ def calibrate(cfg: DictConfig) -> int:
     if not isinstance(posterior, NPEPosterior | HybridPosterior):
         raise ConfigError(f"RoPE calibrates a single NPE posterior or a hybrid PPG posterior; "
                           f"{cfg.posterior} holds a '{posterior.kind}' posterior")
+    transport = to_dataclass(cfg.rope.transport, TransportConfig, "rope.transport")
+    fine_tune = (to_dataclass(cfg.rope.fine_tuning, FineTuneConfig, "rope.fine_tuning")
+                 if cfg.rope.fine_tune else None)
     advice = calibration_advice(path)
     if advice:
         log.warning("%s", advice)
@@ -66,9 +69,6 @@ def calibrate(cfg: DictConfig) -> int:
         raise ConfigError(f"reference file parameters {list(reference.names)} differ from the "
                           f"posterior's {posterior.parameter_names}")
     shipped = isinstance(reference, ReferenceSet)
-    transport = to_dataclass(cfg.rope.transport, TransportConfig, "rope.transport")
-    fine_tune = (to_dataclass(cfg.rope.fine_tuning, FineTuneConfig, "rope.fine_tuning")
-                 if cfg.rope.fine_tune else None)
     log.info("calibrating on %d labelled windows against %d reference simulations",
              len(calibration.theta), len(reference.theta))
     # a hybrid: RoPE on its APW posterior, with PPG windows decoded into pressure as real data

@@ -40,6 +40,14 @@ class FineTuneConfig:
     val_every_steps: int = 50
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for key in ("max_steps", "batch_size", "val_every_steps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"rope.fine_tuning.{key} must be >= 1, got {getattr(self, key)}")
+        if not self.learning_rate > 0 or not 0 < self.val_fraction < 1:
+            raise ConfigError("rope.fine_tuning.learning_rate must be > 0 and val_fraction in "
+                              f"(0, 1); got {self.learning_rate}, {self.val_fraction}")
+
 
 class NearestSimulation:
     """A simulator stand-in: the pre-computed simulation with the nearest θ (box-scaled L2)."""

@@ -27,6 +27,7 @@ from simulators import windkessel
 from simulators.hemodynamics import NetworkError
 from simulators.hemodynamics import simulate as simulate_network
 from simulators.hemodynamics.errors import NoValidSubjectError
+from simulators.hemodynamics.network import load_network
 from simulators.ppg import volume_ppg
 
 MMHG = 133.322
@@ -160,6 +161,10 @@ class HemodynamicsSimulator(Simulator):
     def __init__(self, config, device):
         self._simulate = simulate_network
         super().__init__(config, device)
+        try:  # a wrong network fails here, before a store is created for it
+            load_network(config.network)
+        except NetworkError as exc:
+            raise ConfigError(f"hemodynamics simulator: {exc}") from None
 
     def label_names(self):
         sites = sorted({c.partition("/")[0] for c in self.config.channels})

@@ -246,9 +246,12 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def train_hybrid(config: TrainHybridConfig) -> HybridPosterior:
     """The whole recipe into ``config.out``: ``pairs.csv``, ``hybrid.pt``, ``training.json``."""
     out = Path(config.out)
-    check_resumable(config, out / "checkpoints")
+    # everything that can be wrong with the settings fails before anything is written
+    config.cvae.check()
+    config.training.check()
     apw_file = posterior_path(config.apw_posterior)
     apw = load_posterior(apw_file)
+    check_resumable(config, out / "checkpoints")
     pairs, counts = gather_pairs(config.records, out, apw, config)
     log.info("%d pairs from %d records", counts["pairs"], counts["records_with_pairs"])
     hybrid = build_hybrid(pairs, apw, config, out / "checkpoints")

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardiosbi.errors import ConfigError
 from cardiosbi.inference.estimators import LEGACY_FLOW, EstimatorConfig
 from cardiosbi.nn.factory import EmbeddingConfig
 from cardiosbi.utils.config import to_dataclass
@@ -43,6 +44,21 @@ class TrainerConfig:
     reject_quantile: float = 0.95
     reject_calibration_rows: int = 500
     reject_calibration_samples: int = 200
+
+    def __post_init__(self) -> None:
+        # checked here so a bad value fails before any data is read, not in the optimiser
+        positive = ("batch_size", "max_epochs", "patience", "reject_calibration_rows",
+                    "reject_calibration_samples")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"trainer.{key} must be >= 1, got {getattr(self, key)}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"trainer.learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0 or self.gradient_clip < 0 or self.min_epochs < 0:
+            raise ConfigError("trainer.weight_decay, gradient_clip and min_epochs must be >= 0")
+        for key in ("val_fraction", "reject_quantile"):
+            if not 0 < getattr(self, key) < 1:
+                raise ConfigError(f"trainer.{key} must be in (0, 1), got {getattr(self, key)}")
 
 
 @dataclass

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
+from cardiosbi.errors import ConfigError
 from cardiosbi.report.render import ReportOptions, render_report
 from cardiosbi.utils.config import to_dataclass
+from cardiosbi.utils.paths import existing_path
 
 
 @dataclass
@@ -24,6 +26,13 @@ class ReportConfig:
 def report(cfg: DictConfig) -> int:
     """Render the report; print where the page and its tables went."""
     config = to_dataclass(cfg, ReportConfig, "report")
+    if config.recordings is not None:
+        existing_path(config.recordings, "recordings folder")
+    for key in ("max_records", "max_table_rows"):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {getattr(config, key)}")
+    if config.waveform_s <= 0:
+        raise ConfigError(f"waveform_s must be > 0 seconds, got {config.waveform_s}")
     options = ReportOptions(recordings=config.recordings, max_records=config.max_records,
                             waveform_s=config.waveform_s, max_table_rows=config.max_table_rows)
     page = render_report(config.run, config.out, options)

@@ -19,6 +19,14 @@ CASES = [
      "window.ppg_method='foo' is unknown"),
     (["run-network", "{repo}/simulators/hemodynamics/networks/cca.yaml", "--cycles", "0"],
      "max_cycles (--cycles) must be >= 1"),
+    (["train", "trainer.learning_rate=-1"], "trainer.learning_rate must be > 0"),
+    (["infer", "{repo}/tests/data/real/041s/041s.hea", "posterior="], "no posterior given"),
+    (["calibrate", "posterior=ppg", "calibration={repo}/tests/data/real/041s/041s.hea",
+      "rope.fine_tuning.max_steps=-1"], "rope.fine_tuning.max_steps must be >= 1"),
+    (["train-hybrid", "{repo}/tests/data/real/041s/041s.hea", "cvae.latent_dim=-1"],
+     "cvae.latent_dim must be >= 0"),
+    (["train-hybrid", "{repo}/tests/data/real/041s/041s.hea", "apw_posterior=absent.pt"],
+     "posterior file not found"),
 ]
 
 
@@ -38,3 +46,11 @@ def test_bad_setting_exits_2_with_one_line(argv, message, tmp_path, monkeypatch,
     assert run([a.format(repo=repo_root) for a in argv] + ["--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_report_refuses_a_missing_recordings_folder(tmp_path, capsys, repo_root):
+    run_dir = repo_root / "tests/data/report/v136s_run"
+    assert run(["report", str(run_dir), "recordings=/nonexistent", "--out",
+                str(tmp_path / "r.html")]) == 2
+    assert "recordings folder not found" in capsys.readouterr().err
