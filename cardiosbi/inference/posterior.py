@@ -270,8 +270,9 @@ class Posterior(ABC):
 
     def _reasons(self, median: np.ndarray, width90: np.ndarray, valid: np.ndarray,
                  ood_score: np.ndarray, ood: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(windows, k) strings saying why each estimate is rejected ('' when it is not), and
-        (windows, k) bool: median pinned at a prior bound."""
+        """(windows, k) strings saying why each estimate is rejected ('' when it is not; several
+        reasons joined by "; ", which no single reason contains), and (windows, k) bool: median
+        pinned at a prior bound."""
         threshold = self.reject_width90.numpy()
         low, high = self.low.numpy(), self.high.numpy()
         margin = BOUND_FRACTION * (high - low)
@@ -292,7 +293,7 @@ class Posterior(ABC):
                            f"{threshold[j]:.3g}{unit})")
             if at_low[i, j] or at_high[i, j]:
                 side, bound = ("lower", low[j]) if at_low[i, j] else ("upper", high[j])
-                why.append(f"at prior bound (median near the {side} bound {bound:.4g}{unit}; "
+                why.append(f"at prior bound (median near the {side} bound {bound:.4g}{unit}, "
                            "the value may lie beyond what was simulated)")
             if ood[i]:
                 why.append(f"input outside the training distribution (score {ood_score[i]:.3g} "

@@ -36,11 +36,12 @@ from cardiosbi.signals.windows import make_windows
 FALSE_ALARM = 0.01
 CHANNEL_FILES = {"apw": "heldout_radial.npz", "ppg": "heldout_digital.npz"}
 
-_NO_REAL = "no real label was compared (accurate on held-out simulations only; MODEL_CARD.md)"
+# Notes never contain "; ": tables join several reasons with it.
+_NO_REAL = "no real label was compared, accurate on held-out simulations only (MODEL_CARD.md)"
 VALIDATION = {
     "apw": {
         "hr": ("validated", "ECG heart rate on 25 ICU records: MAE 0.7 bpm, 90% interval covers "
-                            "89% (MODEL_CARD.md); it is overconfident in silico (cov90 0.72)"),
+                            "89% (MODEL_CARD.md), though overconfident in silico (cov90 0.72)"),
         "map_radial": ("validated", "arterial-line MAP on 25 ICU records: MAE 3.7 mmHg, 90% "
                                     "interval covers 96% (MODEL_CARD.md)"),
         "sbp_radial": ("known bias", "checked on one record only: biased low by 6.2 mmHg "
@@ -52,8 +53,8 @@ VALIDATION = {
     },
     "ppg": {
         "hr": ("known bias", "ECG heart rate on 25 ICU records: MAE 4.8 bpm and overconfident "
-                             "(MODEL_CARD.md); use the hybrid model"),
-        "map_radial": ("known bias", "+47 mmHg over 25 ICU records (MODEL_CARD.md); a normalised "
+                             "(MODEL_CARD.md), use the hybrid model"),
+        "map_radial": ("known bias", "+47 mmHg over 25 ICU records (MODEL_CARD.md): a normalised "
                                      "PPG barely identifies MAP"),
         "lvet": ("known bias", "sits near the prior's upper edge on real records where apw "
                                "gives ~207 ms (MODEL_CARD.md)"),
@@ -69,7 +70,7 @@ VALIDATION = {
                                      "mean (24.3) (HYBRID_MODEL_CARD.md)"),
         "dbp_radial": ("known bias", "cross-validated MAE 12.0 mmHg, no better than the cohort "
                                      "mean (10.1) (HYBRID_MODEL_CARD.md)"),
-        "sv": ("in silico only", "through the apw posterior, no real label; SV trend "
+        "sv": ("in silico only", "through the apw posterior, no real label, SV trend "
                                  "concordance with apw 0.58 (HYBRID_MODEL_CARD.md)"),
         "lvet": ("in silico only", "through the apw posterior, no real label"),
         "svr": ("in silico only", "through the apw posterior, no real label"),

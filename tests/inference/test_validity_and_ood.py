@@ -148,6 +148,8 @@ def test_a_shipped_model_loads_by_name_with_validation_and_ood():
         assert {v.status for v in validity.values()} <= {"validated", "in silico only",
                                                           "known bias"}
         assert all(v.note for v in validity.values())
+        # tables join several reasons with "; ", so no single note may contain it
+        assert not any("; " in v.note for v in validity.values())
     for name in ("apw", "ppg"):  # fitted on held-out simulations; the rate measured on others
         ood = load_posterior(name).ood
         assert ood is not None and 0.0 < ood.measured_false_alarm < 0.03

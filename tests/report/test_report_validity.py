@@ -28,7 +28,7 @@ from tests.report.page import cell_attrs, parse, table_rows
 
 POSTERIOR = REPO_ROOT / "tests/data/infer/hr_sv_windkessel_posterior.pt"
 RECORD = REPO_ROOT / "cardiosbi/assets/samples/v136s"
-AT_BOUND = ("at prior bound (median near the upper bound 350 ms; the value may lie beyond what "
+AT_BOUND = ("at prior bound (median near the upper bound 350 ms, the value may lie beyond what "
             "was simulated)")
 SV_NOTE = "no real-data reference for SV in the validation set"
 OPTIONS = ReportOptions(recordings=str(RECORD.parent), waveform_s=16)
