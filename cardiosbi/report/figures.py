@@ -5,15 +5,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")  # the report renders off screen (CLI, CI, servers)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from cardiosbi.report.references import (  # noqa: E402
+from cardiosbi.report.references import (
     INDEPENDENT,
     Source,
     base_name,
@@ -115,18 +113,20 @@ def estimate_reject_kinds(reason: str) -> set[str]:
     return kinds or ({"other reason"} if str(reason).strip() else set())
 
 
-def to_png(fig: plt.Figure) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
+def to_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes. Figures are pyplot-free (``matplotlib.figure.Figure``): no
+    global backend or state is touched, so importing the report inside a notebook leaves its
+    inline plots alone."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def waveform_figure(trace: Trace, quality: pd.DataFrame) -> bytes:
     """Raw (top) and cleaned with detected beats (bottom) over the shown span; rejected windows
     shaded in the colours of their reasons, named in the legend."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(14, 4.2), sharex=True)
+    fig = Figure(figsize=(14, 4.2))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(trace.times, trace.raw, lw=0.5, color="0.2")
     top.set_ylabel(f"raw [{trace.unit}]")
     bottom.plot(trace.times, trace.cleaned, lw=0.5, color="tab:blue")
@@ -146,8 +146,8 @@ def waveform_figure(trace: Trace, quality: pd.DataFrame) -> bytes:
 
 def zoom_figure(traces: list[Trace], start: float, duration: float) -> bytes:
     """Every channel's cleaned signal and beats over one window, where single beats show."""
-    fig, axes = plt.subplots(len(traces), 1, figsize=(14, 1.7 * len(traces) + 0.5),
-                             sharex=True, squeeze=False)
+    fig = Figure(figsize=(14, 1.7 * len(traces) + 0.5))
+    axes = fig.subplots(len(traces), 1, sharex=True, squeeze=False)
     for axis, trace in zip(axes[:, 0], traces, strict=True):
         inside = (trace.times >= start) & (trace.times < start + duration)
         axis.plot(trace.times[inside], trace.cleaned[inside], lw=0.8, color="tab:blue")
@@ -160,7 +160,7 @@ def zoom_figure(traces: list[Trace], start: float, duration: float) -> bytes:
     return to_png(fig)
 
 
-def mark_beats(axis: plt.Axes, trace: Trace, inside: np.ndarray, size: float) -> None:
+def mark_beats(axis: Axes, trace: Trace, inside: np.ndarray, size: float) -> None:
     """Mark the counted beats (and PPG systolic peaks) that fall where ``inside`` is True."""
     markers = [(trace.beats, BEAT_NAMES[trace.kind], "o", "tab:green")]
     if trace.peaks is not None:
@@ -172,7 +172,7 @@ def mark_beats(axis: plt.Axes, trace: Trace, inside: np.ndarray, size: float) ->
                   ls="none", label=f"{name} ({indices.size})")
 
 
-def shade_rejected(axis: plt.Axes, quality: pd.DataFrame, end: float) -> None:
+def shade_rejected(axis: Axes, quality: pd.DataFrame, end: float) -> None:
     """Shade rejected windows (up to ``end`` s) in the colours of their reasons: a window with
     several kinds of reason is split into horizontal bands, one per kind."""
     rejected = quality[~quality["accepted"].astype(bool) & (quality["start_s"] < end)]
@@ -198,8 +198,8 @@ def biomarker_figure(estimates: pd.DataFrame, quality: pd.DataFrame,
     Estimates not validated on real data are grey; rejected estimates are not drawn as values
     but marked under the panel in the colour of their reason; rejected windows are shaded."""
     groups = series_groups(estimates)
-    fig, axes = plt.subplots(len(groups), 1, figsize=(14, 1.9 * len(groups) + 0.6), sharex=True,
-                             squeeze=False)
+    fig = Figure(figsize=(14, 1.9 * len(groups) + 0.6))
+    axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False)
     end = float((quality["start_s"] + quality["duration_s"]).max())
     for axis, (label, rows) in zip(axes[:, 0], groups, strict=True):
         parameter = str(rows["parameter"].iloc[0])
@@ -218,7 +218,7 @@ def biomarker_figure(estimates: pd.DataFrame, quality: pd.DataFrame,
     return to_png(fig)
 
 
-def _biomarker_panel(axis: plt.Axes, label: str, rows: pd.DataFrame,
+def _biomarker_panel(axis: Axes, label: str, rows: pd.DataFrame,
                      quality: pd.DataFrame) -> None:
     grid = quality[["start_s", "duration_s"]].merge(rows, on=["start_s", "duration_s"],
                                                     how="left").sort_values("start_s")
@@ -250,7 +250,7 @@ def _biomarker_panel(axis: plt.Axes, label: str, rows: pd.DataFrame,
                        f"{why or 'see the model card'}", fontsize=8, color="0.35", loc="left")
 
 
-def _mark_rejected_estimates(axis: plt.Axes, centre: pd.Series, grid: pd.DataFrame) -> None:
+def _mark_rejected_estimates(axis: Axes, centre: pd.Series, grid: pd.DataFrame) -> None:
     """A row of markers under the panel, one per rejection kind, where an estimate was
     withheld: the value itself is not drawn."""
     rejected = (grid["status"] == "rejected").to_numpy()
@@ -263,7 +263,7 @@ def _mark_rejected_estimates(axis: plt.Axes, centre: pd.Series, grid: pd.DataFra
                       label=f"estimate withheld: {kind}")
 
 
-def _overlay_reference(axis: plt.Axes, overlay: Overlay) -> None:
+def _overlay_reference(axis: Axes, overlay: Overlay) -> None:
     values = overlay.values
     centre = values["start_s"] + 0.5 * values["duration_s"]
     for index, (source, check) in enumerate(overlay.sources):
@@ -281,8 +281,9 @@ def decoded_pressure_figure(windows: list) -> bytes:
     ``windows``: :class:`cardiosbi.report.model.DecodedWindow` items. The measured ABP is drawn
     at its own clock time; its pulses lead or lag the decoded ones by the PPG-ABP transit time
     the model learned to remove, so compare shapes and levels, not timing."""
-    fig, axes = plt.subplots(2, len(windows), figsize=(4.6 * len(windows) + 0.6, 4.4),
-                             sharex="col", squeeze=False, gridspec_kw={"height_ratios": [1, 1.6]})
+    fig = Figure(figsize=(4.6 * len(windows) + 0.6, 4.4))
+    axes = fig.subplots(2, len(windows), sharex="col", squeeze=False,
+                        gridspec_kw={"height_ratios": [1, 1.6]})
     for column, window in enumerate(windows):
         top, bottom = axes[0, column], axes[1, column]
         top.plot(window.times, window.ppg, lw=0.8, color="tab:green")
@@ -303,8 +304,8 @@ def reference_figure(comparison: pd.DataFrame, title: str, unit: str) -> bytes:
     """Estimates (dots, posterior 90% intervals as bars) against the reference per window:
     left over time, right estimate vs reference with the identity line. Estimates of
     biomarkers not validated on real data say so in the legend."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 3.8),
-                                      gridspec_kw={"width_ratios": [2.2, 1]})
+    fig = Figure(figsize=(14, 3.8))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
     references = comparison.drop_duplicates("start_s").sort_values("start_s")
     for index, (name, rows) in enumerate(references.groupby("reference", sort=False)):
         marker, color = REFERENCE_STYLES[index % len(REFERENCE_STYLES)]

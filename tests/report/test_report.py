@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 from PIL import Image
 
 from cardiosbi.cli.main import run as run_cli
@@ -370,7 +371,8 @@ def _blank_png(figure: bool) -> bytes:
         buffer = io.BytesIO()
         Image.new("RGB", (1200, 400), "white").save(buffer, format="PNG")
         return buffer.getvalue()
-    fig, axis = figures.plt.subplots(figsize=(14, 3))
+    fig = Figure(figsize=(14, 3))
+    axis = fig.subplots()
     axis.set_xlabel("time [s]")
     axis.set_ylabel("hr [bpm]")
     axis.set_title("nothing drawn")
