@@ -14,6 +14,7 @@ command that does it on its own.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,8 @@ def run(cfg: DictConfig) -> int:
     record = Path(config.record) if config.record is not None else sample_record()
     existing_path(record.with_suffix(".hea"), "WFDB header of the record")
     out = Path(config.out)
-    console = Console()
+    # piped to a file or CI log, rich would fold the tables to 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     started = time.perf_counter()
     posterior = train_from_scratch(config, out, console) if config.from_scratch else "default"
     infer_dir = out / "infer"
