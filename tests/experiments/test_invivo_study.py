@@ -6,6 +6,7 @@ the study runs end to end on synthetic held-out simulations and two tracked real
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -136,11 +137,14 @@ def synthetic_heldout(folder: Path, n: int = 6, seed: int = 0) -> None:
 
 @pytest.fixture(scope="module")
 def study():
-    sys.path.insert(0, str(STUDY_DIR))
-    import study
-
-    yield study
-    sys.path.remove(str(STUDY_DIR))
+    # a private module name: experiments/rope has a `study` module of its own, and whichever is
+    # imported first as `study` would shadow the other in this test process
+    spec = importlib.util.spec_from_file_location("invivo_2024_study", STUDY_DIR / "study.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
 
 
 def test_study_runs_end_to_end_at_tiny_size(study, tmp_path):
