@@ -2,7 +2,8 @@
 
 Each channel is cleaned and its beats detected once over the whole record at its own rate;
 windows then read beat times and per-sample quality by time. Model channels are resampled to
-the model's rate (anti-aliased; otherwise unfiltered, short gaps interpolated), PPG is
+the model's rate (anti-aliased; otherwise unfiltered, short gaps interpolated, or kept as NaN
+for a posterior trained with a missing-data mask), PPG is
 optionally shifted onto ABP by the cross-correlation lag, and accepted windows are normalised
 with :func:`normalize_window` (shared with the simulated pipeline).
 Rejected windows keep their row in the table (with every failed check in ``reason``) but never
@@ -39,6 +40,13 @@ class QualityConfig:
     """Acceptance thresholds of the per-window checks (see :func:`make_windows`)."""
 
     max_missing_fraction: float = 0.02
+    # ``missing_mask``: the posterior was trained with model.embedding.missing_mask and reads
+    # missing samples as NaN. Its model channels may then miss up to
+    # ``max_missing_fraction_masked`` (what experiments/missing_data shows keeps 90 % coverage
+    # and accuracy), and their gaps reach the model as NaN instead of being interpolated. Without
+    # the mask (every shipped model) the 2 % rule with interpolation above stays.
+    max_missing_fraction_masked: float = 0.05
+    missing_mask: bool = False
     min_ppg_quality: float = 0.8
     max_flat_fraction: float = 0.1
     max_clip_fraction: float = 0.05
@@ -279,9 +287,36 @@ def _slice(analysis: _Analysis, start: float, duration: float) -> tuple[np.ndarr
     return raw, slice(lo, max(lo, hi)), float(missing)
 
 
-def _beat_stats(times: np.ndarray, start: float, end: float) -> tuple[int, float, float]:
+def _beat_stats(times: np.ndarray, start: float, end: float,
+                gap_times: np.ndarray | None = None) -> tuple[int, float, float]:
+    """Beat count, rate and interval variability in [start, end). Intervals that span one of
+    the sorted ``gap_times`` (missing samples kept as gaps) are left out: the beats inside a gap
+    went unseen, so such an interval is not a beat interval."""
     inside = times[np.searchsorted(times, start):np.searchsorted(times, end)]
-    return inside.size, beats_rate(inside), beats_variability(inside)
+    if gap_times is None or not gap_times.size or inside.size < 2:
+        return inside.size, beats_rate(inside), beats_variability(inside)
+    spans_gap = np.searchsorted(gap_times, inside[:-1]) < np.searchsorted(gap_times, inside[1:])
+    # beat times rebuilt from the observed intervals alone, for the same rate/variability code
+    observed = np.concatenate([[0.0], np.cumsum(np.diff(inside)[~spans_gap])])
+    return inside.size, beats_rate(observed), beats_variability(observed)
+
+
+def _keeps_gaps(kind: str, cfg: WindowConfig) -> bool:
+    """True when ``kind`` is a model channel of a posterior that reads gaps (missing mask)."""
+    return cfg.quality.missing_mask and kind in cfg.channels
+
+
+def _missing_limit(kind: str, cfg: WindowConfig) -> float:
+    q = cfg.quality
+    return q.max_missing_fraction_masked if _keeps_gaps(kind, cfg) else q.max_missing_fraction
+
+
+def _gap_times(a: _Analysis, raw: np.ndarray, span: slice, cfg: WindowConfig, kind: str
+               ) -> np.ndarray | None:
+    """Times [s] of the window's missing samples when they are kept as gaps, else None."""
+    if not _keeps_gaps(kind, cfg):
+        return None
+    return _times(a.channel, span.start + np.flatnonzero(~np.isfinite(raw)))
 
 
 def _rhythm_reasons(kind: str, n: int, hr: float, cv: float, q: QualityConfig) -> list[str]:
@@ -299,15 +334,20 @@ def _ppg_window(a: _Analysis, start: float, cfg: WindowConfig) -> tuple[dict, li
     q = cfg.quality
     raw, span, missing = _slice(a, start, cfg.window_s)
     finite = raw[np.isfinite(raw)]
-    n, hr, cv = _beat_stats(a.beat_times, start, start + cfg.window_s)
+    gaps = _gap_times(a, raw, span, cfg, "ppg")
+    n, hr, cv = _beat_stats(a.beat_times, start, start + cfg.window_s, gaps)
+    # a gap kept for the model is missing, not flat or of low quality: only observed samples
+    # are checked
+    observed = raw if gaps is None else finite
+    observed_mask = slice(None) if gaps is None else np.isfinite(raw)
     values = {
         "ppg_missing_fraction": missing,
-        "ppg_quality": float(a.sample_quality[span].mean()) if finite.size else 0.0,
-        "ppg_flat_fraction": abp_mod.flat_fraction(raw, a.channel.fs, a.flat_tolerance),
+        "ppg_quality": float(a.sample_quality[span][observed_mask].mean()) if finite.size else 0.0,
+        "ppg_flat_fraction": abp_mod.flat_fraction(observed, a.channel.fs, a.flat_tolerance),
         "ppg_clip_fraction": abp_mod.clip_fraction(finite) if finite.size else 1.0,
         "ppg_beats": n, "ppg_beat_variability": cv, "hr_ppg": hr,
     }
-    if missing > q.max_missing_fraction:
+    if missing > _missing_limit("ppg", cfg):
         return values, ["missing:ppg"]
     reasons = _shape_reasons("ppg", values, q)
     reasons += _rhythm_reasons("ppg", n, hr, cv, q)
@@ -327,20 +367,21 @@ def _shape_reasons(kind: str, values: dict, q: QualityConfig) -> list[str]:
 
 def _abp_window(a: _Analysis, start: float, cfg: WindowConfig) -> tuple[dict, list[str]]:
     q, fs, end = cfg.quality, a.channel.fs, start + cfg.window_s
-    raw, _span, missing = _slice(a, start, cfg.window_s)
+    raw, span, missing = _slice(a, start, cfg.window_s)
+    gaps = _gap_times(a, raw, span, cfg, "abp")
     lo, hi = np.searchsorted(a.beat_times, start), np.searchsorted(a.beat_times, end)
     beats = a.abp_beats
     keep = slice(lo, hi)
     inside = abp_mod.AbpBeats(beats.onsets[keep], beats.peaks[keep], beats.sbp[keep],
                               beats.dbp[keep])
-    sqi = abp_mod.abp_quality(raw, inside, fs)
-    n, hr, cv = _beat_stats(a.beat_times, start, end)
+    sqi = abp_mod.abp_quality(raw if gaps is None else raw[np.isfinite(raw)], inside, fs)
+    n, hr, cv = _beat_stats(a.beat_times, start, end, gaps)
     values = {"abp_missing_fraction": missing, **{f"abp_{k}": v for k, v in sqi.items()},
               "abp_beats": n, "abp_beat_variability": cv, "hr_abp": hr,
               "map_abp": _mean_over_beats(a.channel.signal, inside.onsets),
               "sbp_abp": float(np.median(inside.sbp)) if n else np.nan,
               "dbp_abp": float(np.median(inside.dbp)) if n else np.nan}
-    if missing > q.max_missing_fraction:
+    if missing > _missing_limit("abp", cfg):
         return values, ["missing:abp"]
     reasons = _shape_reasons("abp", values, q)
     if values["abp_range_fraction"] > q.max_range_fraction:
@@ -434,7 +475,8 @@ def _model_window(start: float, lag: int, grid: dict, cfg: WindowConfig) -> np.n
         lo = k0 + shift
         if lo < 0 or lo + n > grid[kind].size:
             return None
-        parts.append(fill_gaps(grid[kind][lo:lo + n]))
+        part = grid[kind][lo:lo + n]
+        parts.append(part.copy() if _keeps_gaps(kind, cfg) else fill_gaps(part))
     return np.stack(parts)
 
 
