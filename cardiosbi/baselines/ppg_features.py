@@ -30,7 +30,7 @@ from scipy import stats
 
 from cardiosbi.errors import ConfigError, SignalError
 from cardiosbi.signals import ppg_clean, ppg_peaks
-from cardiosbi.signals._methods import check_sampling_rate
+from cardiosbi.signals._methods import check_sampling_rate, check_window
 
 FEATURES = ("hr", "ibi_cv", "amplitude_cv", "rise_time", "beat_time", "rise_fraction",
             "width25", "width50", "width75", "systolic_area_fraction", "max_upslope", "apg_ba",
@@ -159,16 +159,7 @@ class PPGFeatureRegressor:
 
 # --- per-beat computations ----------------------------------------------------------------------
 def _checked_window(window: np.ndarray, fs: float) -> np.ndarray:
-    x = np.asarray(window, dtype=np.float64)
-    if x.ndim != 1:
-        raise SignalError(f"PPG window: expected one channel (T,), got shape {x.shape}")
-    if x.size < MIN_WINDOW_S * fs:
-        raise SignalError(f"PPG window too short: {x.size / fs:.2f} s, need at least "
-                          f"{MIN_WINDOW_S:g} s")
-    bad = int((~np.isfinite(x)).sum())
-    if bad:
-        raise SignalError(f"PPG window: {bad} of {x.size} samples are NaN or infinite; drop or "
-                          "bridge the gaps first")
+    x = check_window(window, fs, "PPG window", MIN_WINDOW_S)
     if x.std() < _FLAT_STD:
         raise SignalError("PPG window is flat (zero variance): no pulse to analyse")
     return x

@@ -36,7 +36,7 @@ import pandas as pd
 
 from cardiosbi.errors import SignalError
 from cardiosbi.signals import abp_clean, abp_onsets, abp_peaks
-from cardiosbi.signals._methods import check_method, check_sampling_rate
+from cardiosbi.signals._methods import check_method, check_sampling_rate, check_window
 
 SV_METHODS = ("liljestrand", "systolic_area", "windkessel")
 INDEX_UNITS = {"liljestrand": "1", "systolic_area": "mmHg*s", "windkessel": "mmHg"}
@@ -178,16 +178,7 @@ class PulseContour:
 
 # --- per-beat computations ----------------------------------------------------------------------
 def _checked_window(window: np.ndarray, fs: float) -> np.ndarray:
-    x = np.asarray(window, dtype=np.float64)
-    if x.ndim != 1:
-        raise SignalError(f"pressure window: expected one channel (T,), got shape {x.shape}")
-    if x.size < MIN_WINDOW_S * fs:
-        raise SignalError(f"pressure window too short: {x.size / fs:.2f} s, need at least "
-                          f"{MIN_WINDOW_S:g} s")
-    bad = int((~np.isfinite(x)).sum())
-    if bad:
-        raise SignalError(f"pressure window: {bad} of {x.size} samples are NaN or infinite; "
-                          "drop or bridge the gaps first")
+    x = check_window(window, fs, "pressure window", MIN_WINDOW_S)
     if np.ptp(x) < MIN_PULSE_MMHG:
         raise SignalError(f"pressure window is flat (range {np.ptp(x):.2f} mmHg < "
                           f"{MIN_PULSE_MMHG:g}): no pulse to analyse")
