@@ -24,7 +24,7 @@ from cardiosbi.datasets.reader import NORMALIZATIONS, prepare_windows
 from cardiosbi.errors import ConfigError
 from cardiosbi.inference import Posterior
 from cardiosbi.io import Recording
-from cardiosbi.signals.windows import WindowConfig, make_windows
+from cardiosbi.signals.windows import QualityConfig, WindowConfig, make_windows
 
 # Simulated channel "<site>/<signal>" -> the kind of real channel that measures it.
 SIGNAL_KINDS = {"P": "abp", "PPG": "ppg", "OPPG": "ppg"}
@@ -51,8 +51,11 @@ def window_config(posterior: Posterior) -> WindowConfig:
         kinds.append(SIGNAL_KINDS[signal])
     if len(set(kinds)) != len(kinds):
         raise ConfigError(f"channels {spec['channels']} map to the same real channel twice")
+    # a posterior with a missing-data mask reads gaps: its windows keep them (as NaN) up to
+    # QualityConfig.max_missing_fraction_masked instead of the 2 % interpolation rule
     return WindowConfig(channels=kinds, sampling_rate=float(spec["sampling_rate"]),
                         window_s=float(spec["window_s"]), hop_s=float(spec["window_s"]),
+                        quality=QualityConfig(missing_mask=posterior.reads_gaps),
                         normalize=False)  # raw windows; model_input applies the training's normalisation
 
 

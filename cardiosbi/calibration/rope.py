@@ -104,6 +104,10 @@ class RopePosterior(Posterior):
         return torch.stack(rows).float()
 
     # --- Posterior API --------------------------------------------------------------------------
+    @property
+    def reads_gaps(self) -> bool:
+        return (self.encoder if self.has_front else self.npe).reads_gaps
+
     def valid_rows(self, x: Tensor) -> Tensor:
         return (self.encoder if self.has_front else self.npe).valid_rows(x)
 

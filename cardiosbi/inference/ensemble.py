@@ -47,6 +47,10 @@ class EnsemblePosterior(Posterior):
     def x_shape(self) -> tuple[int, ...] | None:
         return self.members[0].x_shape
 
+    @property
+    def reads_gaps(self) -> bool:
+        return all(member.reads_gaps for member in self.members)
+
     def valid_rows(self, x: Tensor) -> Tensor:
         valid = self.members[0].valid_rows(x)
         for member in self.members[1:]:

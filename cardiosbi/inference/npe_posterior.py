@@ -102,6 +102,10 @@ class NPEPosterior(Posterior):
         with torch.no_grad():
             return self.embed(x)
 
+    @property
+    def reads_gaps(self) -> bool:
+        return bool(self.config.model.embedding.missing_mask)
+
     def valid_rows(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)
         flat = x.reshape(x.shape[0], -1)

@@ -100,6 +100,12 @@ class Posterior(ABC):
     def valid_rows(self, x: Tensor) -> Tensor:
         """Bool (B,): rows of ``x`` this posterior can condition on (e.g. no NaN/inf)."""
 
+    @property
+    def reads_gaps(self) -> bool:
+        """True when missing samples (NaN) in a window are model input (a missing-data mask),
+        so real windows keep their gaps instead of being interpolated or rejected."""
+        return False
+
     @abstractmethod
     def state(self) -> dict[str, Any]:
         """Plain data (tensors, numbers, strings, lists, dicts) that rebuilds the posterior."""

@@ -32,6 +32,7 @@ row per (seed, pattern, fraction, strategy, window, parameter) with F̂ (the sha
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import sys
@@ -496,6 +497,25 @@ def markdown(table: pd.DataFrame, checks: pd.DataFrame, safe: float, cfg: StudyC
 
 
 # --- main ---------------------------------------------------------------------------------------
+def seed_rows(seed: int, prior: Prior, cfg: StudyConfig, out: Path) -> tuple[pd.DataFrame, dict]:
+    """One seed's rows, reused from ``out/seeds/`` when an earlier run with the same settings
+    finished that seed (a killed run resumes at the next seed); written atomically."""
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items()
+                if k not in ("seeds", "from_rows", "threads", "out")}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    path = out / "seeds" / f"seed{seed}_{key}.csv.gz"
+    timing_path = path.with_suffix(".json")
+    if path.is_file() and timing_path.is_file():
+        return pd.read_csv(path), {**json.loads(timing_path.read_text()), "reused": True}
+    rows, timing = run_seed(seed, prior, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    rows.to_csv(partial, index=False, compression="gzip")
+    partial.replace(path)
+    timing_path.write_text(json.dumps(timing))
+    return rows, timing
+
+
 def collect_rows(cfg: StudyConfig, out: Path) -> tuple[pd.DataFrame, list[dict]]:
     if cfg.from_rows:
         path = out / "rows.csv.gz"
@@ -505,7 +525,7 @@ def collect_rows(cfg: StudyConfig, out: Path) -> tuple[pd.DataFrame, list[dict]]
     prior = windkessel_prior(cfg)
     frames, timings = [], []
     for seed in cfg.seeds:
-        rows, timing = run_seed(seed, prior, cfg)
+        rows, timing = seed_rows(seed, prior, cfg, out)
         frames.append(rows)
         timings.append(timing)
         print(json.dumps(timing))

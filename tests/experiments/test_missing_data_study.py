@@ -159,3 +159,16 @@ def test_tiny_study_runs_and_its_tables_come_back_from_the_rows(study, tmp_path)
     assert gapped["detected_fraction"].between(0.19, 0.22).all()   # clipping found as missing
     again = study.main(["tiny=true", f"out={tmp_path}", "from_rows=true"])
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_a_finished_seed_is_reused_and_other_settings_redo_it(study, tmp_path, monkeypatch):
+    study.main(["tiny=true", f"out={tmp_path}", "threads=1"])
+    assert len(list((tmp_path / "seeds").glob("seed*.csv.gz"))) == 1
+
+    def must_not_run(*_args):
+        raise AssertionError("a finished seed was simulated again")
+
+    monkeypatch.setattr(study, "run_seed", must_not_run)
+    study.main(["tiny=true", f"out={tmp_path}", "threads=1"])     # resumes: nothing re-run
+    with pytest.raises(AssertionError, match="simulated again"):
+        study.main(["tiny=true", f"out={tmp_path}", "threads=1", "max_stretches=2"])

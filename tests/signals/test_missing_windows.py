@@ -1,4 +1,5 @@
-"""Windows with gaps: the 2 % rule with interpolation, and gaps kept for a missing-mask posterior.
+"""Windows with gaps: the 2 % rule with interpolation, and gaps kept for a missing-mask posterior
+(through `infer`'s window_config and model_input).
 
 A posterior trained with ``model.embedding.missing_mask`` reads missing samples as NaN, so its
 model channels may miss up to ``max_missing_fraction_masked`` (experiments/missing_data); every
@@ -8,14 +9,19 @@ other posterior (the shipped models) keeps the 2 % rule and interpolated windows
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from cardiosbi.estimate import estimate_recording, model_input, window_config
+from cardiosbi.inference import load_posterior, train_npe
 from cardiosbi.io import Channel, load_recording
 from cardiosbi.signals import make_windows
 from cardiosbi.signals.windows import QualityConfig, WindowConfig, _beat_stats
 from tests.conftest import REAL_RECORDS
+from tests.inference._tiny import tiny_config, with_gaps
 
 FS_MODEL = 125.0
 # window start [s] -> gap (start offset, length) [s] inside it: 4.4 %, 18.75 % and 1.25 % missing
@@ -114,3 +120,42 @@ def test_beat_intervals_across_a_gap_are_left_out():
     assert n == seen.size and hr == pytest.approx(75.0) and cv == pytest.approx(0.0, abs=1e-9)
     _n, _hr, cv_without = _beat_stats(seen, 0.0, 8.0)
     assert cv_without > 0.3                          # the 2.4-s interval counted as one beat
+
+
+@pytest.fixture(scope="module")
+def masked_posterior():
+    """A tiny NPE with a missing-data mask that reads 8-s radial-pressure windows at 125 Hz."""
+    generator = torch.Generator().manual_seed(0)
+    theta = torch.rand(256, 2, generator=generator)
+    x = with_gaps(80.0 + 20.0 * theta[:, :1, None] * torch.randn(256, 1, 1000, generator=generator),
+                  generator)
+    model = {"embedding": {"kind": "resnet1d", "channels": [4, 8], "features": 8,
+                           "missing_mask": True}}
+    posterior = train_npe(theta, x, ["a", "b"], torch.zeros(2), torch.ones(2),
+                          tiny_config("nsf", model, epochs=1))
+    posterior.input_spec = {"channels": ["radial/P"], "sampling_rate": FS_MODEL,
+                            "window_s": 8.0, "normalize": "window"}
+    return posterior
+
+
+def test_infer_keeps_gaps_for_a_masked_posterior_and_rejects_them_otherwise(clean, masked_posterior):
+    shipped_like = load_posterior(Path(__file__).parents[1] / "data/infer/hr_sv_windkessel_posterior.pt")
+    assert not window_config(shipped_like).quality.missing_mask
+    assert window_config(masked_posterior).quality.missing_mask
+    quality, table = estimate_recording(gapped(clean, "abp"), masked_posterior, n=50,
+                                        generator=torch.Generator().manual_seed(1))
+    kept, too_long = row(quality, 16.0), row(quality, 32.0)   # 4.4 % and 18.75 % missing
+    assert kept["accepted"] and not too_long["accepted"]
+    estimates = table.loc[table["start_s"] == 16.0]
+    assert (estimates["status"] != "rejected").all() and estimates["median"].notna().all()
+    assert (table.loc[table["start_s"] == 32.0, "reason"].str.contains("missing:abp")).all()
+
+
+def test_model_input_keeps_gaps_as_nan_and_standardises_the_observed_samples(clean, masked_posterior):
+    windows, quality = make_windows(gapped(clean, "abp"), config=window_config(masked_posterior))
+    raw = windows[row(quality, 16.0)["window"]]
+    x = model_input(masked_posterior, raw[None]).numpy()[0, 0]
+    gap = ~np.isfinite(raw[0])
+    assert gap.any() and np.array_equal(np.isnan(x), gap)
+    assert np.mean(x[~gap]) == pytest.approx(0.0, abs=1e-5)
+    assert np.std(x[~gap]) == pytest.approx(1.0, abs=1e-4)
