@@ -66,3 +66,20 @@ def test_each_seed_gives_the_same_draw_alone_or_in_a_batch():
 def test_invalid_priors_are_config_errors(parameters, constraints, message):
     with pytest.raises(ConfigError, match=message):
         Prior(PriorConfig(parameters=parameters, constraints=constraints))
+
+
+def test_icu_prior_spans_the_clinical_heart_rates_with_room_for_ejection():
+    """prior=icu: HR 30-220 bpm; at the fastest rates the short ejection times stay admissible."""
+    import sys
+
+    from tests.conftest import REPO_ROOT
+    sys.path.insert(0, str(REPO_ROOT / "experiments" / "default_model"))
+    from prior_coverage import load_prior, prior_marginals
+
+    prior = load_prior("icu")
+    hr = prior.names.index("hr")
+    assert (prior.low[hr], prior.high[hr]) == (30.0, 220.0)
+    assert set(load_prior("adult").names) == set(prior.names)
+    draws = prior_marginals(prior, n=3000)
+    assert draws["hr"].max() > 200.0 and draws["hr"].min() < 35.0
+    assert (draws["hr"] > 150.0).mean() > 0.02   # the fast tail is sampled, if thinly
