@@ -92,6 +92,11 @@ class DecodedPressureEncoder(nn.Module):
             raise SignalError(f"PPG windows must be (B, 1, {length}); got {tuple(x.shape)}")
         return x.to(self.cvae.apw_mean.device)
 
+    @property
+    def reads_gaps(self) -> bool:
+        # The CVAE decodes complete PPG windows: it has no mask channel for gaps.
+        return False
+
     def valid_rows(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)
         return torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
