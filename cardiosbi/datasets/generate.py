@@ -121,7 +121,8 @@ class Pipeline:
         measured = self.measurement.apply({ch: v[ok] for ch, v in beats.beats.items()},
                                           beats.period[ok], [[s, 1] for s, k in zip(seeds, ok, strict=True) if k])
         timing["measurement"] += time.perf_counter() - start
-        finite = np.all([np.isfinite(w).all(axis=1) for w in measured.windows.values()], axis=0)
+        finite = np.all([usable_window(w, self.spec.measurement.gaps.enabled)
+                         for w in measured.windows.values()], axis=0)
         if not finite.all():  # defensive: the effects keep finite beats finite
             kept = np.flatnonzero(ok)
             for i in kept[~finite]:
@@ -133,6 +134,14 @@ class Pipeline:
         return {"ok": ok, "reasons": reasons, "theta": theta, "labels": beats.labels,
                 "windows": measured.windows, "nuisance": measured.nuisance,
                 "rejected": int(draws.rejected.sum()), "timing": timing}
+
+
+def usable_window(windows: np.ndarray, gaps: bool) -> np.ndarray:
+    """(B,) rows that are finite, or with measurement gaps, NaN only where samples were lost
+    (never inf, never all lost)."""
+    if not gaps:
+        return np.isfinite(windows).all(axis=1)
+    return ~np.isinf(windows).any(axis=1) & ~np.isnan(windows).all(axis=1)
 
 
 @lru_cache(maxsize=4)

@@ -73,6 +73,9 @@ class SimulatedStore:
         unknown = [c for c in self.channels if c not in attrs["channels"]]
         if unknown:
             raise ConfigError(f"data.channels: {unknown} not in the store ({', '.join(attrs['channels'])})")
+        # Windows of a store simulated with measurement gaps carry NaN where samples were lost.
+        gaps = attrs.get("dataset_config", {}).get("measurement", {}).get("gaps", {})
+        self.has_gaps = bool(gaps.get("enabled", False))
         self.targets = [self._target(name) for name in self.parameter_names]
         self.low = np.array([t.low for t in self.targets])
         self.high = np.array([t.high for t in self.targets])

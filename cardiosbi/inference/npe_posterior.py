@@ -104,7 +104,10 @@ class NPEPosterior(Posterior):
 
     @property
     def reads_gaps(self) -> bool:
-        return bool(self.config.model.embedding.missing_mask)
+        # The mask channel alone is not enough: a model trained on gap-free windows never learnt
+        # what a gap does to the posterior (files from before this summary say nothing: False).
+        trained_on_gaps = self.training.get("windows_with_gaps", 0.0) > 0.0
+        return bool(self.config.model.embedding.missing_mask) and trained_on_gaps
 
     def valid_rows(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)

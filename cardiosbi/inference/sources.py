@@ -64,6 +64,9 @@ def build_datamodule(node: DictConfig | dict[str, Any], config: NPEConfig):
         datamodule = data_module_from_config(node, config.seed, config.trainer.batch_size,
                                              config.trainer.num_workers)
         check_config(config, tuple(datamodule.x_shape))
+        if datamodule.data.has_gaps and not config.model.embedding.missing_mask:
+            raise ConfigError(f"{node.get('path')} was simulated with measurement gaps (NaN where "
+                              "samples were lost); train it with model.embedding.missing_mask=true")
         return datamodule
     data = load_training_data(node, seed=config.seed)
     check_config(config, tuple(data.x.shape[1:]))

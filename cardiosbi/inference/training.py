@@ -96,7 +96,8 @@ def _fit_member(datamodule, config: NPEConfig, seed: int, units) -> NPEPosterior
         datamodule.x_shape, datamodule.low, datamodule.high,
         config.model.embedding, config.model.estimator,
     )
-    network.fit_standardization(*datamodule.normalization_sample())
+    theta_sample, x_sample = datamodule.normalization_sample()
+    network.fit_standardization(theta_sample, x_sample)
     module = NPELightningModule(network, config.trainer)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -116,11 +117,19 @@ def _fit_member(datamodule, config: NPEConfig, seed: int, units) -> NPEPosterior
         "train_seconds": round(time.perf_counter() - started, 2),
         "rows_dropped": datamodule.rows_dropped,
         "rows_used": datamodule.rows_used,
+        # Share of training windows with missing samples: a mask channel only means something
+        # to a model that saw gaps (NPEPosterior.reads_gaps).
+        "windows_with_gaps": gap_share(x_sample),
         "history": next(c for c in trainer.callbacks if isinstance(c, LossHistory)).rows,
     }
     log.info("trained seed %d: %d epochs, best val loss %.4f", seed, summary["epochs"], summary["best_val_loss"])
     network = module.network.cpu().eval()
     return NPEPosterior(network, config, datamodule.parameter_names, units, training=summary)
+
+
+def gap_share(x: Tensor) -> float:
+    """Share of the rows of ``x`` (N, ...) with at least one NaN sample."""
+    return float(torch.isnan(torch.as_tensor(x)).reshape(len(x), -1).any(dim=1).float().mean())
 
 
 class LossHistory(Callback):

@@ -56,13 +56,13 @@ from cardiosbi.signals.filters import fill_gaps  # noqa: E402
 from cardiosbi.utils.config import to_dataclass  # noqa: E402
 from simulators import windkessel  # noqa: E402
 from simulators.measurement import MeasurementConfig, MeasurementModel  # noqa: E402
+from simulators.measurement.gaps import PATTERNS, detect_missing, gap_mask, with_gaps  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 MMHG = 133.322
 CHANNEL = "aortic_root/P"
 STRATEGIES = ("mask", "zero_fill", "interpolate", "reject")
-PATTERNS = ("dropout", "clipped")
 LABELS = {"hr": "HR", "sv": "SV", "lvet": "LVET", "pft": "PFT", "pvr": "PVR",
           "pvc_scale": "compliance scale", "k3": "k3", "diameter_scale": "aortic diameter scale"}
 GROUP = ["strategy", "pattern", "fraction", "parameter"]
@@ -160,59 +160,7 @@ def simulate(prior: Prior, n: int, seed: int, cfg: StudyConfig) -> tuple[np.ndar
     return draws.theta[ok][:, columns], x[ok].astype(np.float64)
 
 
-# --- gaps ---------------------------------------------------------------------------------------
-def gap_mask(length: int, fraction: float, rng: np.random.Generator, max_stretches: int,
-             min_stretch: int) -> np.ndarray:
-    """Bool (length,): exactly round(fraction * length) missing samples in 1..max_stretches
-    non-overlapping contiguous stretches of random length (each at least ``min_stretch``
-    samples when the total allows) at random places."""
-    total = int(round(fraction * length))
-    mask = np.zeros(length, dtype=bool)
-    if total == 0:
-        return mask
-    count = int(min(rng.integers(1, max_stretches + 1), max(1, total // max(1, min_stretch))))
-    base = total // count if total < count * min_stretch else min_stretch
-    lengths = base + random_composition(total - base * count, count, rng)
-    spaces = random_composition(length - total, count + 1, rng)
-    position = 0
-    for space, size in zip(spaces, lengths, strict=False):
-        position += space
-        mask[position:position + size] = True
-        position += size
-    return mask
-
-
-def random_composition(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
-    """``parts`` non-negative integers summing to ``total``, cut at uniform random points
-    (so a gap is as likely at a window's edge as in its middle)."""
-    cuts = np.sort(rng.integers(0, total + 1, parts - 1))
-    return np.diff(np.concatenate([[0], cuts, [total]]))
-
-
-def with_gaps(x: np.ndarray, mask: np.ndarray, pattern: str) -> np.ndarray:
-    """``x`` (T,) with the masked samples lost (NaN) or held at the upper rail (clipped)."""
-    out = x.copy()
-    out[mask] = np.nan if pattern == "dropout" else x.max()
-    return out
-
-
-def detect_missing(x: np.ndarray, min_run: int) -> np.ndarray:
-    """Bool (T,): samples that are NaN/inf, or part of a run of at least ``min_run`` samples
-    at the window's maximum (to 1e-6 of its range, as :func:`cardiosbi.signals.abp.clip_fraction`):
-    a natural waveform touches its maximum in a sample or two, a saturated sensor sits on it."""
-    finite = np.isfinite(x)
-    missing = ~finite
-    if finite.sum() < 2:
-        return np.ones_like(missing)
-    values = x[finite]
-    at_top = finite & (x >= values.max() - 1e-6 * np.ptp(values))
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], at_top.astype(int), [0]])))
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
-        if stop - start >= min_run:
-            missing[start:stop] = True
-    return missing
-
-
+# --- gaps (simulators.measurement.gaps places, loses and detects them) -----------------------
 def training_gaps(x: np.ndarray, seed: int, cfg: StudyConfig) -> np.ndarray:
     """Training windows for the gap-aware models: a share ``train_gap_probability`` gets
     a missing fraction ~ U(0, train_max_fraction) of a random pattern; NaN where missing."""

@@ -62,6 +62,21 @@ class Quantization:
 
 
 @dataclass
+class Gaps:
+    """Lost samples (simulators/measurement/gaps.py), for training posteriors that read gaps
+    (``model.embedding.missing_mask``). Off by default: a posterior without the mask cannot
+    read NaN."""
+
+    enabled: bool = False
+    probability: float = 0.75  # share of windows (per channel) that lose samples
+    fraction: list[float] = field(default_factory=lambda: [0.0, 0.4])  # missing share, uniform
+    patterns: list[str] = field(default_factory=lambda: ["dropout", "clipped"])
+    max_stretches: int = 3
+    min_stretch_s: float = 0.25
+    min_clip_run_s: float = 0.1  # a shorter run at the maximum is a peak, not a clipped sensor
+
+
+@dataclass
 class MeasurementConfig:
     fs: float = 125.0
     window_s: float = 8.0
@@ -74,6 +89,7 @@ class MeasurementConfig:
     motion: MotionArtifacts = field(default_factory=MotionArtifacts)
     bandpass: BandPass = field(default_factory=BandPass)
     quantization: Quantization = field(default_factory=Quantization)
+    gaps: Gaps = field(default_factory=Gaps)
 
     @property
     def n_samples(self) -> int:

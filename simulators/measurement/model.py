@@ -5,7 +5,8 @@ from its seed alone, whatever the batch, shard or worker it ran in. The drawn va
 effect's parameter is returned as a *nuisance* label, so ablations and analyses can condition
 on it. Effects, in physical order: beat-to-beat and respiratory timing (time warping, random
 start phase), respiratory baseline/amplitude modulation, sensor noise at a drawn SNR, baseline
-wander, motion bursts, the monitor's causal filter, and ADC quantisation.
+wander, motion bursts, the monitor's causal filter, ADC quantisation, and (when enabled) lost
+samples: dropouts and clipped stretches, NaN where the quality code would mark them missing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.measurement import effects
+from simulators.measurement import effects, gaps
 from simulators.measurement.config import MeasurementConfig
 from simulators.measurement.warping import beat_onsets, beat_phase, sample_beat
 
@@ -41,6 +42,7 @@ class MeasurementModel:
         self.config = config or MeasurementConfig()
         if self.config.fs <= 0 or self.config.window_s <= 0 or self.config.lead_s < 0:
             raise ValueError("measurement: fs and window_s must be positive, lead_s >= 0")
+        check_gaps(self.config)
 
     def apply(self, beats: Mapping[str, np.ndarray], period: np.ndarray,
               seeds: Sequence[int | Sequence[int]]) -> Measured:
@@ -74,9 +76,24 @@ class MeasurementModel:
         windows = {}
         for channel, beat in beats.items():
             x, channel_draws = self._channel(channel, beat, phase, t, resp_phase, drawn, rng)
-            windows[channel] = x[n_lead:].astype(np.float32)
+            x = x[n_lead:]
+            if cfg.gaps.enabled:
+                x, channel_draws["gap_fraction"] = self._lose_samples(x, rng)
+            windows[channel] = x.astype(np.float32)
             drawn.update({f"{name}_{channel_key(channel)}": v for name, v in channel_draws.items()})
         return windows, drawn
+
+    def _lose_samples(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+        """``x`` with a drawn share lost (NaN), and the share lost."""
+        cfg = self.config.gaps
+        if rng.uniform() >= cfg.probability:
+            return x, 0.0
+        pattern = cfg.patterns[int(rng.integers(len(cfg.patterns)))]
+        fs = self.config.fs
+        x = gaps.lose_samples(x, rng.uniform(*cfg.fraction), pattern, rng, cfg.max_stretches,
+                              max(1, round(cfg.min_stretch_s * fs)),
+                              max(1, round(cfg.min_clip_run_s * fs)))
+        return x, float(np.isnan(x).mean())
 
     def _draw_timing(self, rng: np.random.Generator) -> dict[str, float]:
         cfg = self.config
@@ -118,3 +135,17 @@ class MeasurementModel:
             draws["quant_levels"] = float(np.exp(rng.uniform(low, high)))
             x = effects.quantize(x, pulse, draws["quant_levels"])
         return x, draws
+
+
+def check_gaps(config: MeasurementConfig) -> None:
+    """Refuse gap settings that cannot be drawn, naming the key."""
+    cfg = config.gaps
+    unknown = [p for p in cfg.patterns if p not in gaps.PATTERNS]
+    if unknown or not cfg.patterns:
+        raise ValueError(f"measurement.gaps.patterns: {unknown or 'empty'}; use some of "
+                         f"{', '.join(gaps.PATTERNS)}")
+    low, high = cfg.fraction
+    if not 0.0 <= low <= high < 1.0:
+        raise ValueError(f"measurement.gaps.fraction must be 0 <= low <= high < 1, got {cfg.fraction}")
+    if not 0.0 <= cfg.probability <= 1.0 or cfg.max_stretches < 1:
+        raise ValueError("measurement.gaps: probability must be in [0, 1] and max_stretches >= 1")

@@ -44,3 +44,30 @@ def test_infer_refuses_a_posterior_without_input_spec(tmp_path, monkeypatch, cap
                 f"posterior={repo_root / 'tests/data/diagnostics/linear_gaussian_posterior.pt'}"])
     assert code == 2
     assert "no input spec" in capsys.readouterr().err
+
+
+def test_a_store_with_gaps_trains_only_a_masked_posterior_which_then_reads_gaps(tmp_path, monkeypatch,
+                                                                               capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run(["simulate", "simulator=windkessel", "out=sim", "n=60", "shard_size=60",
+                "measurement.window_s=2", "measurement=gaps", "plots=false"]) == 0
+    common = ["train", "data=zarr", "data.path=sim", "trainer.max_epochs=1",
+              "trainer.reject_calibration_samples=20"]
+    assert run([*common, "--out", "plain"]) == 2
+    assert "model.embedding.missing_mask=true" in capsys.readouterr().err
+    assert run([*common, "model.embedding.missing_mask=true", "--out", "masked"]) == 0
+    posterior = load_posterior(tmp_path / "masked" / "posterior.pt")
+    # about 3 in 4 windows lose samples (measurement.gaps.probability 0.75)
+    assert 0.4 < posterior.training["windows_with_gaps"] < 1.0
+    assert posterior.reads_gaps
+
+
+def test_a_mask_channel_without_gaps_in_training_does_not_read_gaps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run(["simulate", "simulator=windkessel", "out=sim", "n=60", "shard_size=60",
+                "measurement.window_s=2", "plots=false"]) == 0
+    assert run(["train", "data=zarr", "data.path=sim", "trainer.max_epochs=1",
+                "trainer.reject_calibration_samples=20", "model.embedding.missing_mask=true",
+                "--out", "masked"]) == 0
+    posterior = load_posterior(tmp_path / "masked" / "posterior.pt")
+    assert posterior.training["windows_with_gaps"] == 0.0 and not posterior.reads_gaps

@@ -1,7 +1,8 @@
-"""The missing-data study (experiments/missing_data/study.py): gaps, metrics, safe fraction, tiny run.
+"""The missing-data study (experiments/missing_data/study.py): metrics, safe fraction, tiny run.
 
-The gap generator, the clipping detector and the metrics are checked on inputs whose answer is
-known; the study runs end to end at tiny size and its tables are recomputed from its raw rows.
+The metrics are checked on inputs whose answer is known (the gap generator and the clipping
+detector in tests/measurement/test_gaps.py); the study runs end to end at tiny size and its
+tables are recomputed from its raw rows.
 """
 
 from __future__ import annotations
@@ -30,46 +31,6 @@ def study():
     yield module
     sys.path.remove(str(STUDY_DIR))
     sys.modules.pop("study", None)
-
-
-def stretches(mask: np.ndarray) -> list[int]:
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
-    return list(edges[1::2] - edges[::2])
-
-
-@pytest.mark.parametrize("fraction", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3])
-def test_gap_mask_has_the_exact_fraction_in_few_long_stretches(study, fraction):
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        mask = study.gap_mask(500, fraction, rng, max_stretches=3, min_stretch=16)
-        assert mask.sum() == round(fraction * 500)
-        runs = stretches(mask)
-        assert len(runs) <= 3
-        if fraction * 500 >= 16:
-            assert min(runs) >= 16 or len(runs) == 1
-
-
-def test_gap_positions_cover_the_whole_window(study):
-    rng = np.random.default_rng(1)
-    hits = sum(study.gap_mask(500, 0.1, rng, 3, 16).astype(int) for _ in range(2000)) / 2000
-    # away from the edges every position is about equally likely to be missing; the first and
-    # last samples are hit less often (a stretch must fit inside the window) but not never
-    # (5 binomial standard errors, 0.0067 each, around 0.1 for 300 positions)
-    assert hits[100:400].min() > 0.066 and hits[100:400].max() < 0.134
-    assert hits[0] > 0 and hits[-1] > 0 and hits.mean() == pytest.approx(0.1)
-
-
-def test_clipped_stretch_is_detected_and_a_natural_peak_is_not(study):
-    t = np.arange(500) / 62.5
-    rng = np.random.default_rng(2)
-    x = 90 + 20 * np.sin(2 * np.pi * 1.2 * t) + rng.normal(0, 0.5, t.size)
-    assert not study.detect_missing(x, min_run=6).any()
-    mask = np.zeros(500, dtype=bool)
-    mask[100:140] = True
-    clipped = study.with_gaps(x, mask, "clipped")
-    assert np.array_equal(study.detect_missing(clipped, min_run=6), mask)
-    dropped = study.with_gaps(x, mask, "dropout")
-    assert np.array_equal(study.detect_missing(dropped, min_run=6), mask)
 
 
 def test_strategy_inputs(study):

@@ -46,17 +46,6 @@ def test_override_without_equals_is_a_user_error(capsys):
     assert "key=value" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in COMMANDS.items() if not c.available))
-def test_unbuilt_command_says_not_available(name, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    positionals = ["x"] * len(COMMANDS[name].positionals)
-    code = run([name, *positionals])
-    captured = capsys.readouterr()
-    assert code != 0
-    assert "not available yet" in captured.err
-    assert captured.out == ""
-
-
 BUILT = {"simulate", "train", "evaluate", "calibrate", "infer", "quickstart", "run-network",
          "preprocess", "report", "train-hybrid"}
 
