@@ -1,6 +1,6 @@
-"""NPE benchmarks: FitzHugh–Nagumo study vs a regression CNN, two moons vs sbi, throughput.
+"""NPE benchmarks: two moons vs sbi, throughput. (The FitzHugh–Nagumo study lives in
+experiments/fhn/study.py.)
 
-    python benchmarks/npe.py fhn         # train sizes x noise conditions; CNN vs NPE mean; coverage
     python benchmarks/npe.py moons       # same simulations, NSF vs sbi's NSF: C2ST, NLL, time
                                          # (--seeds 0 1 --theta-maps box soft_box unbounded:
                                          #  paired repeats; --reuse OLD.json: earlier fits' rows)
@@ -24,12 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cardiosbi.baselines import RegressionCNNConfig, train_regression_cnn
-from cardiosbi.diagnostics.accuracy import point_metrics
 from cardiosbi.diagnostics.c2st import c2st
-from cardiosbi.diagnostics.coverage import calibration_error, central_credibility
 from cardiosbi.inference import NPEConfig, train_npe
-from simulators import fhn
 from simulators.benchmark_tasks import TwoMoons
 
 # ---------------------------------------------------------------------------------------------
@@ -66,141 +62,6 @@ def _markdown(rows: list[dict], columns: list[str]) -> str:
 
 def _tensor(a) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
-
-
-# ---------------------------------------------------------------------------------------------
-# (a) FitzHugh–Nagumo: regression CNN vs NPE posterior mean, plus NPE coverage
-
-# Epoch ceiling for both models: early stopping (patience 10) ends every fit well before it on a
-# quiet box. The 2026-11-22 table used caps of 40/30/15/10 epochs for 500/1000/4000/8000 (a
-# CPU-time cut under load 8-12; ``--epoch-caps 40 30 15 10`` repeats it).
-FHN_MAX_EPOCHS = 500
-
-
-def _fhn_epochs(args, size: int) -> int:
-    if args.quick:
-        return 3
-    if args.epoch_caps:
-        return dict(zip(args.sizes, args.epoch_caps, strict=True))[size]
-    return FHN_MAX_EPOCHS
-
-
-def _fhn_data(n: int, noisy: bool, rng: np.random.Generator, infer_noise: bool = False):
-    """(θ inferred (n, k), x (n, 1, T)). Noisy data draw σ, ρ from their prior; they are
-    nuisances unless ``infer_noise``."""
-    theta = fhn.sample_prior(n, rng, noisy=noisy)
-    x = fhn.simulate(theta if noisy else theta[:, :2], rng)
-    keep = theta if infer_noise else theta[:, :2]
-    return keep, x[:, None, :]
-
-
-def _npe_config(epochs: int, seed: int, ensemble: int = 1) -> NPEConfig:
-    return NPEConfig.from_dict({
-        "model": {"embedding": {"kind": "resnet1d", "channels": [16, 32, 32], "features": 32},
-                  "ensemble_size": ensemble},
-        "trainer": {"max_epochs": epochs, "patience": 10, "batch_size": 64,
-                    "accelerator": "cpu", "reject_calibration_rows": 200},
-        "seed": seed,
-    })
-
-
-def _epochs(posterior) -> int:
-    """Epochs trained (summed over the members of an ensemble)."""
-    members = getattr(posterior, "members", [posterior])
-    return sum(m.training["epochs"] for m in members)
-
-
-def _score_npe(posterior, theta, x, n_draws: int, seed: int) -> dict:
-    draws = posterior.sample((n_draws,), x=_tensor(x), generator=torch.Generator().manual_seed(seed))
-    draws = draws.double().numpy()
-    metrics = point_metrics(draws.mean(axis=0), theta)
-    cred = central_credibility(draws, theta)
-    _, calib = calibration_error(cred)
-    return {"median_rel_error": metrics["median_rel_error"], "r2": metrics["r2"],
-            "coverage90": (cred <= 0.9).mean(axis=0), "calib_error": calib}
-
-
-def run_fhn(args) -> None:
-    sizes = [200, 400] if args.quick else args.sizes
-    n_test = 200 if args.quick else args.n_test
-    rng = np.random.default_rng(args.seed)
-    tests = {cond: _fhn_data(n_test, cond == "noisy", rng) for cond in ("clean", "noisy")}
-    low, high = fhn.prior_bounds(noisy=False)
-    rows: list[dict] = []
-    # Both pools are always drawn, in this order, so a run over one condition trains on the same
-    # data as the full study.
-    pools = {cond: _fhn_data(max(sizes), cond == "noisy", rng) for cond in ("clean", "noisy")}
-    for train_cond in args.train_conditions:
-        pool = pools[train_cond]
-        for size in sizes:
-            theta, x = pool[0][:size], pool[1][:size]
-            epochs = _fhn_epochs(args, size)
-            started = time.perf_counter()
-            cnn = train_regression_cnn(theta, x, list(fhn.PARAMETERS), RegressionCNNConfig(
-                max_epochs=epochs, patience=10, seed=args.seed))
-            cnn_time = time.perf_counter() - started
-            started = time.perf_counter()
-            npe = train_npe(_tensor(theta), _tensor(x), list(fhn.PARAMETERS), _tensor(low),
-                            _tensor(high), _npe_config(epochs, args.seed, args.npe_ensemble))
-            npe_time = time.perf_counter() - started
-            for test_cond, (theta_t, x_t) in tests.items():
-                cnn_m = point_metrics(cnn.predict(_tensor(x_t)).numpy(), theta_t)
-                npe_m = _score_npe(npe, theta_t, x_t, args.draws, args.seed)
-                rows.append({
-                    "train": train_cond, "test": test_cond, "n_train": size, "epochs_cap": epochs,
-                    "cnn_mre": float(np.mean(cnn_m["median_rel_error"])),
-                    "cnn_r2": float(np.mean(cnn_m["r2"])),
-                    "npe_mre": float(np.mean(npe_m["median_rel_error"])),
-                    "npe_r2": float(np.mean(npe_m["r2"])),
-                    "npe_cov90": float(np.mean(npe_m["coverage90"])),
-                    "npe_calib_err": float(np.mean(npe_m["calib_error"])),
-                    "cnn_epochs": cnn.training["epochs"], "npe_epochs": _epochs(npe),
-                    "cnn_s": round(cnn_time, 1), "npe_s": round(npe_time, 1),
-                    "per_param": {"cnn": {k: np.asarray(v).tolist() for k, v in cnn_m.items()},
-                                  "npe": {k: np.asarray(v).tolist() for k, v in npe_m.items()}},
-                })
-                print({k: v for k, v in rows[-1].items() if k != "per_param"}, flush=True)
-            if size == max(sizes) and train_cond == "clean":
-                npe.save(Path(args.out) / "fhn_npe_clean.pt")
-    if not args.skip_joint:
-        rows += _fhn_noise_inference(args, rng, max(sizes), n_test)
-    columns = ["train", "test", "n_train", "cnn_mre", "cnn_r2", "npe_mre", "npe_r2", "npe_cov90",
-               "npe_calib_err", "cnn_epochs", "npe_epochs", "cnn_s", "npe_s"]
-    _write(Path(args.out), "npe_fhn", rows, _markdown(rows, columns),
-           {"machine": _machine(), "n_test": n_test, "draws": args.draws, "seed": args.seed,
-            "npe_ensemble": args.npe_ensemble})
-
-
-def _fhn_noise_inference(args, rng, size: int, n_test: int) -> list[dict]:
-    """Noisy train and test, inferring (θ0, θ1, σ, ρ) jointly (the published generalisation)."""
-    theta, x = _fhn_data(size, True, rng, infer_noise=True)
-    theta_t, x_t = _fhn_data(n_test, True, rng, infer_noise=True)
-    names = list(fhn.parameter_names(noisy=True))
-    low, high = fhn.prior_bounds(noisy=True)
-    epochs = _fhn_epochs(args, size)
-    started = time.perf_counter()
-    cnn = train_regression_cnn(theta, x, names, RegressionCNNConfig(max_epochs=epochs, patience=10,
-                                                                    seed=args.seed))
-    cnn_time = time.perf_counter() - started
-    started = time.perf_counter()
-    npe = train_npe(_tensor(theta), _tensor(x), names, _tensor(low), _tensor(high),
-                    _npe_config(epochs, args.seed, args.npe_ensemble))
-    npe_time = time.perf_counter() - started
-    cnn_m = point_metrics(cnn.predict(_tensor(x_t)).numpy(), theta_t)
-    npe_m = _score_npe(npe, theta_t, x_t, args.draws, args.seed)
-    rows = []
-    for j, name in enumerate(names):
-        rows.append({
-            "train": "noisy (4 params)", "test": f"noisy: {name}", "n_train": size,
-            "epochs_cap": epochs,
-            "cnn_mre": float(cnn_m["median_rel_error"][j]), "cnn_r2": float(cnn_m["r2"][j]),
-            "npe_mre": float(npe_m["median_rel_error"][j]), "npe_r2": float(npe_m["r2"][j]),
-            "npe_cov90": float(npe_m["coverage90"][j]), "npe_calib_err": float(npe_m["calib_error"][j]),
-            "cnn_epochs": cnn.training["epochs"], "npe_epochs": _epochs(npe),
-            "cnn_s": round(cnn_time, 1), "npe_s": round(npe_time, 1),
-        })
-        print(rows[-1], flush=True)
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,11 +305,7 @@ def run_throughput(args) -> None:
               "two-moons NSF (sbi sizes: 5 transforms, 50 hidden, 10 bins)": _moons_shaped_posterior()}
     models.update({f"shipped `{name}` (1x1000 series, as trained)": load_default_posterior(name)
                    for name in ("apw", "ppg")})
-    fhn_model = Path(args.out) / "fhn_npe_clean.pt"
-    if fhn_model.exists():
-        from cardiosbi.inference import load_posterior
-
-        models["FHN (1x200 series, trained in `fhn`)"] = load_posterior(fhn_model)
+    models.update(_fhn_posterior(Path(args.fhn_model)))
     for label, posterior in models.items():
         x = torch.randn((args.windows, *posterior.network.x_shape), device=args.device)
         rates = {on: _rates(_with_fast_spline(posterior, on).to(args.device), x, args)
@@ -467,6 +324,18 @@ def run_throughput(args) -> None:
                "windows_per_s_zuko_softmax", "windows_ratio"]
     _write(Path(args.out), "npe_throughput", rows, _markdown(rows, columns),
            {"machine": _machine(), "samples": args.samples, "windows": args.windows})
+
+
+def _fhn_posterior(path: Path) -> dict:
+    """The FHN NPE written by experiments/fhn/study.py, when there is one."""
+    if not path.is_file():
+        print(f"throughput: no FHN model at {path}, skipping its row (write it with "
+              "`python experiments/fhn/study.py train_conditions=[clean,noisy]`, or pass "
+              "--fhn-model PATH)", flush=True)
+        return {}
+    from cardiosbi.inference import load_posterior
+
+    return {"FHN (1x200 series, trained in experiments/fhn)": load_posterior(path)}
 
 
 def _rates(posterior, x: torch.Tensor, args) -> tuple[float, float]:
@@ -533,21 +402,11 @@ def _moons_shaped_posterior():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["fhn", "moons", "throughput"])
+    parser.add_argument("part", choices=["moons", "throughput"])
     parser.add_argument("--out", default="runs/benchmarks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 4000, 8000])
-    parser.add_argument("--epoch-caps", type=int, nargs="+", default=[],
-                        help="fhn: an epoch cap per --sizes entry (default: early stopping only)")
-    parser.add_argument("--train-conditions", nargs="+", choices=["clean", "noisy"], default=["clean", "noisy"],
-                        help="fhn: training data conditions (each is tested on clean and noisy data)")
-    parser.add_argument("--npe-ensemble", type=int, default=1, help="fhn: NPE as an ensemble of K fits")
-    parser.add_argument("--skip-joint", action="store_true",
-                        help="fhn: skip the noisy fit that infers (θ0, θ1, σ, ρ) jointly")
-    parser.add_argument("--n-test", type=int, default=2000)
-    parser.add_argument("--draws", type=int, default=1000, help="posterior draws per test case")
     parser.add_argument("--n-sims", type=int, default=10_000)
     parser.add_argument("--n-obs", type=int, default=10, help="two moons observations for C2ST")
     parser.add_argument("--n-ref", type=int, default=5000, help="reference/posterior samples for C2ST")
@@ -568,10 +427,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--windows", type=int, default=256)
     parser.add_argument("--device", default="cpu", help="throughput: cpu or cuda")
+    parser.add_argument("--fhn-model", default="runs/fhn/fhn_npe_clean.pt",
+                        help="throughput: the FHN NPE written by experiments/fhn/study.py")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
-    {"fhn": run_fhn, "moons": run_moons, "throughput": run_throughput}[args.part](args)
+    {"moons": run_moons, "throughput": run_throughput}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,35 @@ _QUANTITIES = [
     Quantity("pulsatile_fraction", "1", 0.0, 0.3, "Peak relative increase of dermal blood volume over a beat.", "parameter"),
     Quantity("spo2", "1", 0.6, 1.0, "Arterial oxygen saturation.", "parameter"),
     Quantity("perfusion_index", "%", 0.0, 100.0, "Optical PPG AC / DC * 100 at the sensor.", "biomarker"),
+    Quantity("tissue_saturation", "1", 0.2, 1.0,
+             "Oxygen saturation of the non-pulsatile (mostly venous) skin blood.", "parameter"),
+    Quantity("epidermis_thickness", "mm", 0.01, 1.0,
+             "Epidermis thickness under the sensor (about 0.05-0.15 mm at the wrist, thicker on glabrous skin).",
+             "parameter"),
+    Quantity("dermis_thickness", "mm", 0.3, 5.0, "Dermis thickness under the sensor (the diffusion top layer).",
+             "parameter"),
+    Quantity("sensor_distance", "mm", 0.0, 30.0,
+             "Source-detector distance (reflectance; lateral offset in transmission).", "parameter"),
+    Quantity("contact_pressure", "mmHg", 0.0, 200.0,
+             "Pressure of the sensor on the skin: squeezes venous blood, raises arterial pulsatility "
+             "(simulators/ppg/sensor.py).", "parameter"),
+    Quantity("led_gain", "1", 0.05, 20.0,
+             "LED power times detector responsivity relative to nominal; scales DC and AC, not their ratio.",
+             "parameter"),
+    Quantity("deep_pulsatile_share", "1", 0.0, 1.0,
+             "Share of the pulsatile arterial blood in the subcutis (deep plexus) rather than the dermis.",
+             "parameter"),
+    Quantity("dc", "1/cm^2", 0.0, 1000.0,
+             "Optical PPG DC at one wavelength (label dc_<nm>): mean detected light per unit source power "
+             "times the LED gain, plus ambient light.", "biomarker"),
+    Quantity("ac", "1/cm^2", 0.0, 1000.0,
+             "Optical PPG AC at one wavelength (label ac_<nm>): beat maximum minus minimum of the detected "
+             "light, in the units of dc.", "biomarker"),
+    Quantity("pi", "%", 0.0, 100.0,
+             "Perfusion index at one wavelength (label pi_<nm>) = 100 * AC / DC.", "biomarker"),
+    Quantity("spo2_ratio", "1", 0.05, 10.0,
+             "Ratio of ratios R = (AC/DC at red) / (AC/DC at infrared), the pulse oximeter's SpO2 "
+             "observable (simulators/ppg/spo2.py).", "biomarker"),
 ]
 
 REGISTRY: dict[str, Quantity] = {q.name: q for q in _QUANTITIES}

@@ -4,7 +4,7 @@ The architecture is the CNN of Rudi, Bessac & Lenzi (2021) for FitzHugh–Nagumo
 estimation: three 1-D convolution layers with 8, 16 and 32 filters (each followed by ReLU and
 max-pooling by 2), two dense layers of 32 units, and a linear output; the loss is the mean
 squared error on standardised θ. It is the point-estimate reference our NPE posterior mean is
-compared against in ``benchmarks/npe.py``.
+compared against in ``experiments/fhn/study.py``.
 """
 
 from __future__ import annotations

@@ -3,10 +3,17 @@
 Both simulators end in the same :class:`Beats`: per channel ``"site/signal"`` a (B, n_phase)
 array holding one periodic beat on a uniform phase grid, the period per subject, labels in
 registry units, and a status/reason per subject. Signals: ``P`` (pressure, mmHg), ``PPG``
-(volume PPG, PWDB recipe, in [0, 1]), ``OPPG`` (optical PPG of a sensor over the site, driven
-by the volume PPG; normalised waveform plus a ``perfusion_index_<site>`` label; its skin
-parameters melanin, blood_fraction, pulsatile_fraction, spo2 are prior dimensions), ``Q``
-(flow, mL/s) and ``A`` (area, mm^2).
+(volume PPG, PWDB recipe, in [0, 1]), ``OPPG`` (optical PPG, below), ``Q`` (flow, mL/s) and
+``A`` (area, mm^2).
+
+Optical channels are ``<site>/<nm>nm/OPPG`` (e.g. ``digital/660nm/OPPG``): the normalised
+waveform at one LED of a multi-wavelength sensor (:mod:`simulators.ppg.sensor`) over the site,
+driven by the site's volume PPG. The sensor's LEDs are ``simulator.optical_wavelengths``; all
+OPPG channels sit at one site (one sensor), and every LED adds labels ``dc_<nm>``, ``ac_<nm>``,
+``pi_<nm>`` (perfusion index, %), plus ``spo2_ratio`` (red/infrared ratio of ratios) when the
+sensor has a red and an infrared LED. Skin and sensor parameters are prior dimensions
+(:data:`OPTICAL_REQUIRED`, and :data:`OPTICAL_OPTIONAL` which take nominal values when the prior
+lacks them); a subject the optical model cannot simulate fails with ``optical_<reason>``.
 
 * ``windkessel``: the 0D three-element Windkessel (:mod:`simulators.windkessel`), one site
   ``aortic_root``. Exact and cheap.
@@ -29,11 +36,22 @@ from simulators.hemodynamics import simulate as simulate_network
 from simulators.hemodynamics.errors import NoValidSubjectError
 from simulators.hemodynamics.network import load_network
 from simulators.ppg import volume_ppg
+from simulators.ppg.optical import SkinParameters
+from simulators.ppg.sensor import NOMINAL_MAP_MMHG, Sensor, SensorPPG, sensor_ppg
+from simulators.ppg.spo2 import ratio_of_ratios, red_infrared_pair
+from simulators.ppg.validation import GEOMETRIES, check_wavelengths
 
 MMHG = 133.322
 SIGNALS = ("P", "PPG", "OPPG", "Q", "A")
-OPTICAL_PARAMETERS = ("melanin", "blood_fraction", "pulsatile_fraction", "spo2")
-OPTICAL_BATCH = 64  # subjects per optical transport evaluation (bounds its memory)
+OPTICAL_REQUIRED = ("melanin", "blood_fraction", "pulsatile_fraction", "spo2")
+# optional optical prior dimension -> (skin | sensor, field); absent ones keep nominal values
+OPTICAL_OPTIONAL = {
+    "tissue_saturation": ("skin", "tissue_saturation"), "epidermis_thickness": ("skin", "epidermis_mm"),
+    "dermis_thickness": ("skin", "dermis_mm"), "sensor_distance": ("sensor", "distance_mm"),
+    "contact_pressure": ("sensor", "contact_pressure_mmhg"), "led_gain": ("sensor", "led_gain"),
+    "deep_pulsatile_share": ("skin", "deep_pulsatile_share"),
+}
+OPTICAL_PARAMETERS = OPTICAL_REQUIRED + tuple(OPTICAL_OPTIONAL)
 HEMODYNAMICS_LABELS = ("hr", "sv", "co", "lvet", "svr", "map", "sbp", "dbp", "pp", "pwv_cf", "tac")
 
 
@@ -50,9 +68,10 @@ class SimulatorConfig:
     max_cycles: int = 30  # hemodynamics: cycle cap before a subject is flagged not_periodic
     compile: bool = True  # hemodynamics: torch.compile the solver (CPU and CUDA)
     viscoelastic: bool = False  # hemodynamics: Voigt viscoelastic wall on every segment
-    optical_wavelength_nm: float = 660.0  # OPPG channels: sensor wavelength
+    optical_wavelengths: list[int] = field(default_factory=lambda: [530, 660, 940])  # sensor LEDs [nm]
     optical_geometry: str = "reflectance"  # OPPG: reflectance or transmission
-    optical_distance_mm: float = 3.0  # OPPG: source-detector distance
+    optical_slab_mm: float = 10.0  # OPPG transmission: tissue thickness crossed
+    optical_ambient: float = 0.0  # OPPG: ambient light, in the units of the detected DC
 
 
 @dataclass
@@ -75,8 +94,7 @@ class Simulator:
     @property
     def parameters(self) -> tuple[str, ...]:
         """Prior names this simulator uses (skin parameters only with an optical channel)."""
-        optical = any(c.endswith("/OPPG") for c in self.config.channels)
-        return self.hemodynamic_parameters + (OPTICAL_PARAMETERS if optical else ())
+        return self.hemodynamic_parameters + (OPTICAL_PARAMETERS if self.optical_site else ())
 
     def __init__(self, config: SimulatorConfig, device: str):
         self.config = config
@@ -84,31 +102,44 @@ class Simulator:
         self.dtype = {"float32": torch.float32, "float64": torch.float64}.get(config.dtype)
         if self.dtype is None:
             raise ConfigError(f"simulator.dtype={config.dtype!r}; use float32 or float64")
-        for channel in config.channels:
-            site, _, signal = channel.partition("/")
-            if signal not in SIGNALS or not site:
-                raise ConfigError(f"simulator.channels: {channel!r} must be 'site/signal' with "
-                                  f"signal in {', '.join(SIGNALS)}")
-        self._check_sites({c.partition("/")[0] for c in config.channels})
+        parsed = [parse_channel(c) for c in config.channels]
+        optical_sites = {site for site, _, signal in parsed if signal == "OPPG"}
+        if len(optical_sites) > 1:
+            raise ConfigError(f"simulator.channels: OPPG channels at {sorted(optical_sites)}; one "
+                              "sensor sits at one site")
+        self.optical_site = optical_sites.pop() if optical_sites else None
+        if self.optical_site:
+            _check_sensor(config, [nm for _, nm, _ in parsed if nm is not None])
+        self._check_sites({site for site, _, _ in parsed})
 
     def label_names(self) -> list[str]:
         raise NotImplementedError
 
     def optical_labels(self) -> list[str]:
-        return [f"perfusion_index_{c.partition('/')[0]}" for c in self.config.channels
-                if c.endswith("/OPPG")]
+        """Per sensor wavelength DC, AC and perfusion index, and the SpO2 ratio of ratios."""
+        if not self.optical_site:
+            return []
+        wavelengths = self.config.optical_wavelengths
+        names = [f"{q}_{nm}" for nm in wavelengths for q in ("dc", "ac", "pi")]
+        return names + (["spo2_ratio"] if red_infrared_pair(wavelengths) else [])
 
-    def _channels(self, site: str, signals, dt, p_out, params, labels) -> dict[str, np.ndarray]:
-        """Every requested channel of ``site`` from its one-beat signals (B, n_phase)."""
+    def _channels(self, site: str, signals, dt, p_out, params, labels,
+                  failed: list[str]) -> dict[str, np.ndarray]:
+        """Every requested channel of ``site`` from its one-beat signals (B, n_phase); the
+        optical model's per-subject reasons go into ``failed`` (where it is still "")."""
         out = {}
+        sensor = None
+        if site == self.optical_site:
+            mean_pressure = labels.get(f"map_{site}", labels.get("map", NOMINAL_MAP_MMHG))
+            sensor = _optical(signals, dt, p_out, params, self.config, mean_pressure)
+            labels.update(_optical_labels(sensor))
+            failed[:] = [f or (f"optical_{r}" if r else "") for f, r in zip(failed, sensor.reason, strict=True)]
         for channel in self.config.channels:
-            name, _, signal = channel.partition("/")
+            name, wavelength, signal = parse_channel(channel)
             if name != site:
                 continue
             if signal == "OPPG":
-                waveform, pi = _optical(signals, dt, p_out, params, self.config)
-                out[channel] = waveform
-                labels[f"perfusion_index_{site}"] = pi
+                out[channel] = _np(sensor.at(wavelength).waveform)
             else:
                 out[channel] = _signal(signals, signal, dt, p_out)
         return out
@@ -144,10 +175,10 @@ class WindkesselSimulator(Simulator):
         dt = result.period / result.phase.shape[0]
         labels = {k: _np(v) for k, v in result.labels.items()}
         p_out = result.site_info["aortic_root"]["p_out"]
-        beats = self._channels("aortic_root", site, dt, p_out, params, labels)
+        reason = list(result.reason)
+        beats = self._channels("aortic_root", site, dt, p_out, params, labels, reason)
         seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
-        return Beats(beats, _np(result.period), labels, _np(result.status).astype(np.int64),
-                     list(result.reason), seconds)
+        return Beats(beats, _np(result.period), labels, _status(reason), reason, seconds)
 
 
 class HemodynamicsSimulator(Simulator):
@@ -195,16 +226,17 @@ class HemodynamicsSimulator(Simulator):
         # outflow pressure: the subject's p_out (PWDB: 33.2 mmHg for every Windkessel).
         venous = torch.as_tensor(np.asarray(params.get("p_out", 33.2)) * MMHG, dtype=torch.float64)
         beats, labels = {}, {k: _np(v) for k, v in result.labels.items()}
+        reason = list(result.reason)
         for site in sites:
             # one beat per subject on its own phase grid first, so the PPG integrates one beat
             phased = {name: torch.as_tensor(_phase_resample(_np(w), period, ok, result.fs, n_phase))
                       for name, w in result.waveforms[site].items()}
             p_out = result.site_info[site].get("p_out", venous)
             p_out = torch.as_tensor(p_out, dtype=torch.float64).cpu()
-            beats.update(self._channels(site, phased, dt, p_out, params, labels))
+            beats.update(self._channels(site, phased, dt, p_out, params, labels, reason))
         seconds = {"simulate": simulated - start, "ppg": time.perf_counter() - simulated}
-        return Beats(beats, period, labels, _np(result.status).astype(np.int64),
-                     list(result.reason), seconds)
+        status = np.maximum(_np(result.status).astype(np.int64), _status(reason))
+        return Beats(beats, period, labels, status, reason, seconds)
 
 
 SIMULATORS = {"windkessel": WindkesselSimulator, "hemodynamics": HemodynamicsSimulator}
@@ -229,27 +261,73 @@ def _signal(site: Mapping[str, torch.Tensor], signal: str, dt, p_out) -> np.ndar
     return _np(ppg)
 
 
-def _optical(signals, dt, p_out, params, config: SimulatorConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Optical PPG waveform (B, n) and perfusion index (B,) of a sensor over the site; the
-    dermal arterial blood follows the site's volume PPG."""
-    from simulators.ppg.optical import SkinParameters, optical_ppg
+def parse_channel(channel: str) -> tuple[str, int | None, str]:
+    """``"site/signal"`` or ``"site/<nm>nm/OPPG"`` -> (site, wavelength nm or None, signal)."""
+    parts = channel.split("/")
+    usage = (f"simulator.channels: {channel!r} must be 'site/signal' with signal in "
+             f"{', '.join(s for s in SIGNALS if s != 'OPPG')}, or 'site/<nm>nm/OPPG' (e.g. digital/660nm/OPPG)")
+    if len(parts) == 2 and parts[0] and parts[1] in SIGNALS:
+        if parts[1] == "OPPG":
+            raise ConfigError(f"simulator.channels: {channel!r}: name the LED of an optical "
+                              f"channel, e.g. {parts[0]}/660nm/OPPG")
+        return parts[0], None, parts[1]
+    if len(parts) == 3 and parts[0] and parts[2] == "OPPG" and parts[1].endswith("nm") \
+            and parts[1][:-2].isdigit():
+        return parts[0], int(parts[1][:-2]), "OPPG"
+    raise ConfigError(usage)
 
-    drive = torch.as_tensor(volume_ppg(signals, dt, p_out)[0], dtype=torch.float64)
-    missing = [n for n in OPTICAL_PARAMETERS if n not in params]
+
+def _check_sensor(config: SimulatorConfig, channel_wavelengths: list[int]) -> None:
+    """Config errors (one line) for a sensor the optical model cannot simulate."""
+    try:
+        check_wavelengths(config.optical_wavelengths)
+    except ValueError as exc:
+        raise ConfigError(f"simulator.optical_wavelengths: {exc}") from None
+    missing = sorted(set(channel_wavelengths) - {int(w) for w in config.optical_wavelengths})
+    if missing:
+        raise ConfigError(f"simulator.channels: OPPG at {missing} nm, not among the sensor's "
+                          f"simulator.optical_wavelengths {list(config.optical_wavelengths)}")
+    if config.optical_geometry not in GEOMETRIES:
+        raise ConfigError(f"simulator.optical_geometry={config.optical_geometry!r}; use "
+                          f"{' or '.join(GEOMETRIES)}")
+
+
+def _optical(signals, dt, p_out, params, config: SimulatorConfig, mean_pressure) -> SensorPPG:
+    """The sensor's signals over the site; the dermal arterial blood follows the site's volume
+    PPG and the contact pressure acts against the site's mean pressure [mmHg]."""
+    # the optical model runs on the CPU (its tables go through numpy)
+    drive = torch.as_tensor(volume_ppg(signals, dt, p_out)[0], dtype=torch.float64).cpu()
+    missing = [n for n in OPTICAL_REQUIRED if n not in params]
     if missing:
         raise ConfigError(f"an OPPG channel needs prior parameter(s) {', '.join(missing)} "
                           "(see cardiosbi/conf/prior/wearable.yaml)")
-    waveforms, indices = [], []
-    for i in range(0, drive.shape[0], OPTICAL_BATCH):
-        part = slice(i, i + OPTICAL_BATCH)
-        skin = SkinParameters(wavelength_nm=config.optical_wavelength_nm,
-                              distance_mm=config.optical_distance_mm,
-                              **{n: torch.as_tensor(np.asarray(params[n])[part]) for n in OPTICAL_PARAMETERS})
-        ok = torch.isfinite(drive[part]).all(dim=1)
-        out = optical_ppg(torch.nan_to_num(drive[part]), skin, config.optical_geometry)
-        waveforms.append(torch.where(ok[:, None], out.waveform, torch.nan))
-        indices.append(torch.where(ok, out.perfusion_index, torch.nan))
-    return _np(torch.cat(waveforms)), _np(torch.cat(indices))
+    values = {n: torch.as_tensor(np.asarray(params[n]), dtype=torch.float64)
+              for n in OPTICAL_PARAMETERS if n in params}
+    skin = SkinParameters(**{n: values[n] for n in OPTICAL_REQUIRED},
+                          **{f: values[n] for n, (part, f) in OPTICAL_OPTIONAL.items() if part == "skin" and n in values})
+    sensor = Sensor(wavelengths_nm=tuple(float(w) for w in config.optical_wavelengths),
+                    geometry=config.optical_geometry, slab_mm=config.optical_slab_mm,
+                    ambient=config.optical_ambient,
+                    **{f: values[n] for n, (part, f) in OPTICAL_OPTIONAL.items() if part == "sensor" and n in values})
+    pressure = torch.as_tensor(np.nan_to_num(np.asarray(mean_pressure, dtype=np.float64), nan=NOMINAL_MAP_MMHG))
+    return sensor_ppg(drive, skin, sensor, pressure)
+
+
+def _optical_labels(sensor: SensorPPG) -> dict[str, np.ndarray]:
+    """dc_<nm>, ac_<nm>, pi_<nm> per wavelength, and spo2_ratio with a red and an infrared LED."""
+    labels = {}
+    for w, nm in enumerate(sensor.wavelengths_nm):
+        labels.update({f"dc_{nm:.0f}": _np(sensor.dc[:, w]), f"ac_{nm:.0f}": _np(sensor.ac[:, w]),
+                       f"pi_{nm:.0f}": _np(sensor.perfusion_index[:, w])})
+    pair = red_infrared_pair(sensor.wavelengths_nm)
+    if pair:
+        red, infrared = sensor.at(pair[0]), sensor.at(pair[1])
+        labels["spo2_ratio"] = _np(ratio_of_ratios(red.ac, red.dc, infrared.ac, infrared.dc))
+    return labels
+
+
+def _status(reason: list[str]) -> np.ndarray:
+    return np.array([int(bool(r)) for r in reason], dtype=np.int64)
 
 
 def _phase_resample(waveform: np.ndarray, period: np.ndarray, ok: np.ndarray, fs: float,

@@ -3,12 +3,21 @@
 The skin has three layers (after PPGen-style models and Jacques 2013):
 
 * **epidermis** (thickness d_e, melanin volume fraction f_mel): thin compared to the transport
-  mean free path, so it acts as an absorbing filter crossed twice by diffuse light:
-  T_e = exp(-2 mu_a,e d_e) per pass (Beer-Lambert with the mean diffuse path 2 d_e);
+  mean free path, so it acts as an absorbing filter on the way in and out,
+  T_e = exp(-2 mu_a,e d_e) per pass (Beer-Lambert with the mean diffuse path 2 d_e), and as a
+  lossy surface: light internally reflected at the skin-air boundary (Groenhuis r_d) crosses it
+  twice more, so the dermis sees an effective reflection r = r_d T_e^2 (a smaller extrapolated
+  boundary) and only T_e (1 - r_d) / (1 - r) of its escaping flux reaches the air. This surface
+  term is the model's only way for melanin to change the AC/DC ratios (and so SpO2 by the
+  ratio of ratios); a pure filter would cancel in them;
 * **dermis** (thickness d_d): water, bloodless tissue and blood of volume fraction B; the blood
   has a background part at tissue saturation and a pulsatile *arterial* part at SpO2 whose
   volume follows the simulated arterial volume/area ("drive") at the site;
-* **subcutis**: semi-infinite, fat-like scattering with a little blood.
+* **subcutis**: semi-infinite, fat-like scattering with a little blood. A share
+  ``deep_pulsatile_share`` of the pulsatile arterial blood sits here instead of the dermis
+  (the arterioles of the deep dermal and subdermal plexus pulsate; the capillaries of the
+  upper dermis hardly do). Where the pulse sits sets how much each wavelength sees of it:
+  green light rarely reaches the subcutis, infrared does.
 
 Light transport in dermis + subcutis is the steady-state diffusion approximation for two layers
 (Kienle et al., Appl. Opt. 37, 779 (1998)), solved exactly in the Fourier-Bessel domain and
@@ -38,7 +47,8 @@ class SkinParameters:
     """Optical and geometric parameters; each may be a float or a (B,) tensor.
 
     Lengths in mm; fractions are volume fractions in [0, 1]. ``pulsatile_fraction`` is the peak
-    relative increase of dermal blood volume when the drive is 1 (arterial pulse).
+    relative increase of dermal blood volume when the drive is 1 (arterial pulse), of which
+    ``deep_pulsatile_share`` is added to the subcutis instead (same volume-fraction increase).
     """
 
     wavelength_nm: float = 660.0
@@ -49,6 +59,7 @@ class SkinParameters:
     pulsatile_fraction: float = 0.05
     water_fraction: float = 0.65
     subcutis_blood_fraction: float = 0.01
+    deep_pulsatile_share: float = 0.0
     epidermis_mm: float = 0.1
     dermis_mm: float = 1.5
     distance_mm: float = 3.0
@@ -121,17 +132,20 @@ def reduced_scattering(wavelength_nm, tissue: str = "skin") -> torch.Tensor:
 
 def layer_properties(p: SkinParameters, arterial_blood: torch.Tensor | float = 0.0) -> dict:
     """mu_a and mu_s' [1/cm] of every layer; ``arterial_blood`` is the extra arterial blood
-    volume fraction in the dermis (broadcasts against the batch)."""
+    volume fraction (broadcasts against the batch), split between the dermis and, by
+    ``deep_pulsatile_share``, the subcutis."""
     lam = torch.as_tensor(p.wavelength_nm, dtype=torch.float64)
     base = baseline_absorption(lam)
     venous_blood = blood_absorption(lam, p.tissue_saturation)
     arterial = blood_absorption(lam, p.spo2)
     water = water_absorption(lam)
     epidermis = p.melanin * melanosome_absorption(lam) + (1.0 - p.melanin) * base
-    dermis = (p.blood_fraction * venous_blood + arterial_blood * arterial
+    deep = p.deep_pulsatile_share * arterial_blood
+    dermis = (p.blood_fraction * venous_blood + (arterial_blood - deep) * arterial
               + p.water_fraction * water
               + (1.0 - p.blood_fraction - p.water_fraction) * base)
-    subcutis = p.subcutis_blood_fraction * venous_blood + (1.0 - p.subcutis_blood_fraction) * base
+    subcutis = (p.subcutis_blood_fraction * venous_blood + deep * arterial
+                + (1.0 - p.subcutis_blood_fraction - deep) * base)
     return {"epidermis": epidermis, "dermis": dermis, "subcutis": subcutis,
             "musp_skin": reduced_scattering(lam, "skin"), "musp_fat": reduced_scattering(lam, "fat")}
 
@@ -152,10 +166,19 @@ class _BesselJ0(torch.autograd.Function):
         return -grad * torch.special.bessel_j1(x)
 
 
-def _boundary_coefficient(n: float = REFRACTIVE_INDEX) -> float:
-    """A = (1 + r_d) / (1 - r_d) with Groenhuis' fit of the internal diffuse reflection r_d."""
-    r_d = -1.440 / n**2 + 0.710 / n + 0.668 + 0.0636 * n
-    return (1.0 + r_d) / (1.0 - r_d)
+def internal_reflection(n: float = REFRACTIVE_INDEX) -> float:
+    """Groenhuis' fit of the internal diffuse reflection r_d at a tissue-air surface."""
+    return -1.440 / n**2 + 0.710 / n + 0.668 + 0.0636 * n
+
+
+def _boundary_coefficient(n: float = REFRACTIVE_INDEX, reflection=None):
+    """A = (1 + r) / (1 - r); r is Groenhuis' r_d unless an effective ``reflection`` is given."""
+    r = internal_reflection(n) if reflection is None else reflection
+    return (1.0 + r) / (1.0 - r)
+
+
+def _reflection(reflection) -> torch.Tensor:
+    return torch.as_tensor(internal_reflection() if reflection is None else reflection, dtype=torch.float64)
 
 
 def _hankel(integrand: torch.Tensor, s: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
@@ -172,7 +195,8 @@ def _frequency_grid(decay_length: torch.Tensor, n: int = 1024) -> torch.Tensor:
     return s_max * torch.linspace(0.0, 1.0, n, dtype=torch.float64) ** 2
 
 
-def two_layer_reflectance(mua1, musp1, mua2, musp2, thickness_cm, rho_cm) -> torch.Tensor:
+def two_layer_reflectance(mua1, musp1, mua2, musp2, thickness_cm, rho_cm,
+                          reflection=None) -> torch.Tensor:
     """Spatially resolved diffuse reflectance [1/cm^2] of a layer on a semi-infinite medium.
 
     All arguments broadcast; the isotropic source sits at z0 = 1 / (mu_a1 + mu_s1') inside the
@@ -180,16 +204,17 @@ def two_layer_reflectance(mua1, musp1, mua2, musp2, thickness_cm, rho_cm) -> tor
     split into the closed-form semi-infinite dipole of the top layer plus the correction due to
     the bottom layer; the correction decays like exp(-s (2 l - z0)), so a short, smooth
     quadrature resolves it (integrating the whole solution numerically would need a relative
-    accuracy far below the signal at large distances).
+    accuracy far below the signal at large distances). ``reflection`` is the internal
+    reflection of the surface (default: Groenhuis' r_d of a bare tissue-air surface).
     """
-    mua1, musp1, mua2, musp2, ell, rho = torch.broadcast_tensors(
+    mua1, musp1, mua2, musp2, ell, rho, reflection = torch.broadcast_tensors(
         *(torch.as_tensor(v, dtype=torch.float64) for v in
-          (mua1, musp1, mua2, musp2, thickness_cm, rho_cm)))
+          (mua1, musp1, mua2, musp2, thickness_cm, rho_cm, _reflection(reflection))))
     d1, d2 = 1.0 / (3.0 * (mua1 + musp1)), 1.0 / (3.0 * (mua2 + musp2))
     z0 = 1.0 / (mua1 + musp1)
     if torch.any(ell <= z0):
         raise ValueError("the top diffusion layer must be thicker than one transport mean free path")
-    area = _boundary_coefficient()
+    area = _boundary_coefficient(reflection=reflection)
     zb = 2.0 * area * d1
     s = _frequency_grid(2.0 * ell - z0)
     mua1_, mua2_, d1_, d2_, z0_, ell_, zb_ = (x[..., None] for x in (mua1, mua2, d1, d2, z0, ell, zb))
@@ -202,17 +227,19 @@ def two_layer_reflectance(mua1, musp1, mua2, musp2, thickness_cm, rho_cm) -> tor
     correction = (torch.exp(-a1 * (2.0 * ell_ - z0_)) * (1.0 - torch.exp(-2.0 * a1 * (z0_ + zb_)))
                   * (1.0 - torch.exp(-2.0 * a1 * zb_)) * contrast
                   / (2.0 * d1_ * a1 * mixed_far))
-    fluence = semi_infinite_fluence(mua1, musp1, rho) + _hankel(correction, s, rho)
+    fluence = semi_infinite_fluence(mua1, musp1, rho, reflection) + _hankel(correction, s, rho)
     return fluence / (2.0 * area)
 
 
-def slab_transmittance(mua, musp, thickness_cm, rho_cm=0.0) -> torch.Tensor:
-    """Diffuse transmittance [1/cm^2] through a homogeneous slab, detector offset ``rho_cm``."""
-    mua, musp, ell, rho = torch.broadcast_tensors(
-        *(torch.as_tensor(v, dtype=torch.float64) for v in (mua, musp, thickness_cm, rho_cm)))
+def slab_transmittance(mua, musp, thickness_cm, rho_cm=0.0, reflection=None) -> torch.Tensor:
+    """Diffuse transmittance [1/cm^2] through a homogeneous slab, detector offset ``rho_cm``
+    (``reflection``: internal reflection of both faces, default Groenhuis' r_d)."""
+    mua, musp, ell, rho, reflection = torch.broadcast_tensors(
+        *(torch.as_tensor(v, dtype=torch.float64) for v in
+          (mua, musp, thickness_cm, rho_cm, _reflection(reflection))))
     d = 1.0 / (3.0 * (mua + musp))
     z0 = 1.0 / (mua + musp)
-    area = _boundary_coefficient()
+    area = _boundary_coefficient(reflection=reflection)
     zb = 2.0 * area * d
     s = _frequency_grid(ell - z0)
     mua_, d_, z0_, ell_, zb_ = (x[..., None] for x in (mua, d, z0, ell, zb))
@@ -223,11 +250,11 @@ def slab_transmittance(mua, musp, thickness_cm, rho_cm=0.0) -> torch.Tensor:
     return _hankel(fluence, s, rho) / (2.0 * area)
 
 
-def semi_infinite_fluence(mua, musp, rho_cm) -> torch.Tensor:
+def semi_infinite_fluence(mua, musp, rho_cm, reflection=None) -> torch.Tensor:
     """Closed-form surface fluence of the extrapolated-boundary dipole (Farrell et al. 1992)."""
     mua, musp, rho = (torch.as_tensor(v, dtype=torch.float64) for v in (mua, musp, rho_cm))
     d = 1.0 / (3.0 * (mua + musp))
-    z0, zb = 1.0 / (mua + musp), 2.0 * _boundary_coefficient() * d
+    z0, zb = 1.0 / (mua + musp), 2.0 * _boundary_coefficient(reflection=reflection) * d
     mu_eff = torch.sqrt(mua / d)
     r1 = torch.sqrt(z0**2 + rho**2)
     r2 = torch.sqrt((z0 + 2.0 * zb) ** 2 + rho**2)
@@ -240,24 +267,33 @@ def detected_light(p: SkinParameters, arterial_blood, geometry: str = "reflectan
     """Light reaching the detector (before gain and ambient) for a given arterial blood fraction."""
     props = layer_properties(p, arterial_blood)
     epidermis = torch.exp(-2.0 * props["epidermis"] * p.epidermis_mm * 0.1)  # one pass
+    # Light reflected back at the skin-air surface crosses the epidermis twice more before it
+    # re-enters the dermis, so the epidermis lowers the dermis's effective internal reflection;
+    # of the net flux leaving the dermis, the share epidermis * (1 - r_d) / (1 - r) reaches air.
+    r_d = internal_reflection()
+    reflection = r_d * epidermis**2
+    escape = epidermis * (1.0 - r_d) / (1.0 - reflection)
     if geometry == "reflectance":
         transport = two_layer_reflectance(props["dermis"], props["musp_skin"], props["subcutis"],
-                                          props["musp_fat"], p.dermis_mm * 0.1, p.distance_mm * 0.1)
+                                          props["musp_fat"], p.dermis_mm * 0.1, p.distance_mm * 0.1,
+                                          reflection)
     elif geometry == "transmission":
         transport = slab_transmittance(props["dermis"], props["musp_skin"], p.slab_mm * 0.1,
-                                       p.distance_mm * 0.1)
+                                       p.distance_mm * 0.1, reflection)
     else:
         raise ValueError(f"geometry must be 'reflectance' or 'transmission', not {geometry!r}")
-    return epidermis**2 * transport
+    return epidermis * escape * transport  # in through the epidermis once, out once
 
 
 def optical_ppg(drive: torch.Tensor, p: SkinParameters, geometry: str = "reflectance",
-                n_levels: int = 33) -> OpticalPPG:
+                n_levels: int = 17) -> OpticalPPG:
     """PPG seen by a sensor when the dermal arterial blood follows ``drive`` (B, T) in [0, 1].
 
     The transport solution is evaluated exactly at ``n_levels`` arterial blood levels per
-    subject and interpolated linearly in time (the detected light is a smooth monotone function
-    of the blood volume), which keeps the cost independent of the waveform length.
+    subject and its logarithm interpolated linearly in time (log light is nearly linear in the
+    blood volume, the modified Beer-Lambert law), which keeps the cost independent of the
+    waveform length: 17 levels agree with 513 to 1e-4 in AC even at a 50-fold pulsatile swing
+    of green light, closer than 33 levels interpolated linearly, at half the cost.
     """
     drive = torch.as_tensor(drive, dtype=torch.float64)
     if drive.ndim != 2:
@@ -266,12 +302,12 @@ def optical_ppg(drive: torch.Tensor, p: SkinParameters, geometry: str = "reflect
     peak_blood = peak_blood.reshape(-1, 1).expand(drive.shape[0], 1)
     levels = torch.linspace(0.0, 1.0, n_levels, dtype=torch.float64)
     batch_p = _per_subject(p, drive.shape[0])
-    light_at_levels = detected_light(batch_p, peak_blood * levels, geometry)  # (B, n_levels)
+    log_light = torch.log(detected_light(batch_p, peak_blood * levels, geometry).clamp_min(1e-300))
     position = drive.clamp(0.0, 1.0) * (n_levels - 1)
     lower = position.floor().long().clamp(max=n_levels - 2)
     weight = position - lower
-    light = (torch.gather(light_at_levels, 1, lower) * (1 - weight)
-             + torch.gather(light_at_levels, 1, lower + 1) * weight)
+    light = torch.exp(torch.gather(log_light, 1, lower) * (1 - weight)
+                      + torch.gather(log_light, 1, lower + 1) * weight)
     gain = _column(p.gain, drive.shape[0])
     intensity = gain * light + _column(p.ambient, drive.shape[0])
     dc = intensity.mean(dim=1)

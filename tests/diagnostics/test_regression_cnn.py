@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
 def test_cnn_learns_the_fhn_inverse_map(trained):
     estimator, theta_test, x_test = trained
     metrics = point_metrics(estimator.predict(x_test).numpy(), theta_test)
-    # Far better than predicting the prior mean (R² = 0); the full study is in benchmarks/npe.py.
+    # Far better than predicting the prior mean (R² = 0); the full study is in experiments/fhn/study.py.
     assert np.all(metrics["r2"] > 0.95), metrics
     assert estimator.training["rows_dropped"] == 1
 
