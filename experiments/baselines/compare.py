@@ -29,7 +29,6 @@ Writes ``rows.csv`` (domain × window × method × biomarker, with the reference
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import sys
 import time
@@ -43,7 +42,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from cardiosbi.baselines import (  # noqa: E402
     SV_METHODS,
@@ -59,6 +57,7 @@ from cardiosbi.estimate import estimate_windows, model_input, window_config  # n
 from cardiosbi.io import load_recording  # noqa: E402
 from cardiosbi.signals import make_windows  # noqa: E402
 from cardiosbi.utils.paths import existing_path  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 FS = 125.0
@@ -85,18 +84,18 @@ class CompareConfig:
 
 
 def load_config(argv: list[str]) -> CompareConfig:
-    here = Path(__file__).resolve().parent / "compare.yaml"
-    merged = OmegaConf.merge(OmegaConf.structured(CompareConfig), OmegaConf.load(here),
-                             OmegaConf.from_dotlist(argv))
-    cfg = OmegaConf.to_object(merged)
+    """compare.yaml < tiny.yaml (``tiny=true``) < ``key=value`` arguments, then the value checks."""
+    cfg = load_study_config(CompareConfig, Path(__file__).resolve().parent / "compare.yaml", argv)
+    check_config(cfg)
+    return cfg
+
+
+def check_config(cfg: CompareConfig) -> None:
+    """Settings that cannot work end here, before any file is read."""
     if not 0 < cfg.fit_percent < 100:
         raise ConfigError(f"fit_percent={cfg.fit_percent}: must be between 1 and 99")
     if not cfg.sv_methods:
         raise ConfigError(f"sv_methods is empty; choose from {', '.join(SV_METHODS)}")
-    if cfg.tiny:
-        gbr = dataclasses.replace(cfg.gbr, max_iter=20, min_samples_leaf=3)
-        cfg = dataclasses.replace(cfg, n_samples=50, gbr=gbr)
-    return cfg
 
 
 def resolve(path: str) -> Path:

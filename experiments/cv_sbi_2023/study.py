@@ -47,6 +47,7 @@ from cardiosbi.diagnostics.sensitivity import run_sobol  # noqa: E402
 from cardiosbi.errors import ConfigError, InputFileError  # noqa: E402
 from cardiosbi.inference import NPEConfig, train_npe  # noqa: E402
 from cardiosbi.utils.config import to_dataclass  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 from simulators.measurement import MeasurementConfig, MeasurementModel  # noqa: E402
 from simulators.measurement.config import SensorNoise  # noqa: E402
 
@@ -95,32 +96,10 @@ class StudyConfig:
     tiny: bool = False
 
 
-TINY = {"simulator": "windkessel", "sobol_simulator": "windkessel", "prior": "cardiosbi/conf/prior/adult.yaml",
-        "modalities": {"aortic_pressure": "aortic_root/P", "aortic_volume_ppg": "aortic_root/PPG"},
-        "biomarkers": ["hr", "co", "svr", "lvet"], "noise_snr_db": [40.0, 10.0],
-        "n_subjects": 240, "n_samples": 40, "max_epochs": 2, "patience": 1,
-        "embedding_channels": [4, 8], "embedding_features": 8, "sobol_n": 16, "sobol_pcs": 2}
-
-
 def load_config(argv: list[str]) -> StudyConfig:
-    """study.yaml, then the ``preset`` overlay, the tiny settings and the command line; a layer
-    that names ``modalities`` replaces the dict instead of adding to it."""
-    cli = OmegaConf.from_dotlist(argv)
-    merged = OmegaConf.load(HERE / "study.yaml")
-    layers = []
-    preset = cli.get("preset") or merged.get("preset")
-    if preset:
-        path = HERE / f"{preset}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"preset={preset}: no {path.name} in {HERE}")
-        layers.append(OmegaConf.load(path))
-    if cli.get("tiny"):
-        layers.append(OmegaConf.create(TINY))
-    for layer in [*layers, cli]:
-        if "modalities" in layer:
-            merged.modalities = None
-        merged = OmegaConf.merge(merged, layer)
-    cfg = to_dataclass(merged, StudyConfig, "cv_sbi_2023 study")
+    """study.yaml < the ``preset`` overlay < tiny.yaml (``tiny=true``) < ``key=value`` arguments,
+    then the value checks; a layer that names ``modalities`` replaces the dict, not adds to it."""
+    cfg = load_study_config(StudyConfig, HERE / "study.yaml", argv, replace=["modalities"])
     check_config(cfg)
     return cfg
 

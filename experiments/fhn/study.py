@@ -16,7 +16,6 @@ epochs, so every table and figure can be recomputed with ``from_rows=true``.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,12 +28,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from cardiosbi.baselines import RegressionCNNConfig, train_regression_cnn  # noqa: E402
 from cardiosbi.errors import ConfigError, InputFileError  # noqa: E402
 from cardiosbi.inference import NPEConfig, train_npe  # noqa: E402
-from cardiosbi.utils.config import to_dataclass  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 from simulators import fhn  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -66,12 +64,8 @@ class StudyConfig:
 
 
 def load_config(argv: list[str]) -> StudyConfig:
-    merged = OmegaConf.merge(OmegaConf.load(HERE / "study.yaml"), OmegaConf.from_dotlist(argv))
-    cfg = to_dataclass(merged, StudyConfig, "fhn study")
-    if cfg.tiny:
-        cfg = dataclasses.replace(cfg, sizes=[200], n_test=40, n_samples=40, max_epochs=2,
-                                  patience=1, ensemble_size=2, embedding_channels=[4, 8],
-                                  embedding_features=8)
+    """study.yaml < tiny.yaml (``tiny=true``) < ``key=value`` arguments, then the value checks."""
+    cfg = load_study_config(StudyConfig, HERE / "study.yaml", argv)
     check_config(cfg)
     return cfg
 

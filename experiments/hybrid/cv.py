@@ -27,7 +27,6 @@ SV, CO, SVR and LVET have no real reference here, so the hybrid is compared with
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -42,7 +41,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 from scipy.signal import find_peaks  # noqa: E402
 
 from cardiosbi.baselines.supervised import SupervisedConfig, train_supervised  # noqa: E402
@@ -63,6 +61,7 @@ from cardiosbi.hybrid.fit import (  # noqa: E402
 )
 from cardiosbi.hybrid.training import fit_cvae, split_records  # noqa: E402
 from cardiosbi.utils.progress import progress  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 
 # posterior parameter -> quality-table reference column (HR from ECG, pressures from the line)
 REAL_REFERENCES = {"hr": "hr_ecg", "map_radial": "map_abp", "sbp_radial": "sbp_abp",
@@ -83,6 +82,11 @@ class CVConfig:
     max_epochs: int = 40
     patience: int = 8
     latent_dim: int = 16
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    hidden: int = 128
+    supervised_features: int = 64
+    reject_windows: int = 512
+    reject_draws: int = 256
     calibrate_prior_scale: bool = True
     exclusion_relative: float = 0.10
     exclusion_relative_vitals: float = 0.05
@@ -93,10 +97,8 @@ class CVConfig:
 
 
 def load_config(argv: list[str]) -> CVConfig:
-    here = Path(__file__).resolve().parent / "cv.yaml"
-    merged = OmegaConf.merge(OmegaConf.structured(CVConfig), OmegaConf.load(here),
-                             OmegaConf.from_dotlist(argv))
-    return OmegaConf.to_object(merged)
+    """cv.yaml < tiny.yaml (``tiny=true``) < ``key=value`` arguments."""
+    return load_study_config(CVConfig, Path(__file__).resolve().parent / "cv.yaml", argv)
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -122,8 +124,7 @@ def trainer_config(cfg: CVConfig) -> HybridTrainerConfig:
 
 
 def model_config(cfg: CVConfig, latent_dim: int) -> CVAEConfig:
-    channels = [4, 8] if cfg.tiny else [16, 32, 64, 64]
-    return CVAEConfig(channels=channels, latent_dim=latent_dim, hidden=16 if cfg.tiny else 128)
+    return CVAEConfig(channels=list(cfg.channels), latent_dim=latent_dim, hidden=cfg.hidden)
 
 
 def fit_map(train: PairSet, cfg: CVConfig, latent_dim: int, apw, seed: int) -> HybridPosterior:
@@ -133,8 +134,8 @@ def fit_map(train: PairSet, cfg: CVConfig, latent_dim: int, apw, seed: int) -> H
     n_apw = max(cfg.components) if latent_dim else 1   # a deterministic map decodes one pressure
     hybrid = HybridPosterior(cvae, apw, n_apw=n_apw, training=summary)
     settings = TrainHybridConfig(seed=seed)
-    settings.posterior.reject_windows = 64 if cfg.tiny else 512
-    settings.posterior.reject_draws = 64 if cfg.tiny else 256
+    settings.posterior.reject_windows = cfg.reject_windows
+    settings.posterior.reject_draws = cfg.reject_draws
     if latent_dim and cfg.calibrate_prior_scale:   # as `train-hybrid` does, on the inner validation
         calibrate_prior_scale(hybrid, train.subset(held), settings)
     hybrid.reject_width90 = reject_threshold(hybrid, train.subset(held), settings)
@@ -148,8 +149,7 @@ def labels_of(pairs: PairSet) -> np.ndarray:
 def fit_supervised(train: PairSet, cfg: CVConfig, seed: int):
     held = split_records(train.records, 0.15, seed)
     settings = SupervisedConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, seed=seed,
-                                channels=(4, 8) if cfg.tiny else (16, 32, 64, 64),
-                                features=8 if cfg.tiny else 64)
+                                channels=tuple(cfg.channels), features=cfg.supervised_features)
     return train_supervised(train.ppg[~held], labels_of(train)[~held], VITALS,
                             train.ppg[held], labels_of(train)[held], settings)
 
@@ -404,9 +404,6 @@ def fold_rows(frame: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
 
 def main(argv: list[str]) -> pd.DataFrame:
     cfg = load_config(argv)
-    if cfg.tiny:
-        cfg = dataclasses.replace(cfg, folds=2, max_epochs=1, patience=1, n_samples=40,
-                                  components=[1, 4], decode_draws=2, latent_dim=2)
     torch.set_num_threads(max(1, cfg.workers))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from cardiosbi.biomarkers import DERIVED  # noqa: E402
 from cardiosbi.default_models import DEFAULT_MODELS, load_default_posterior  # noqa: E402
@@ -57,6 +56,7 @@ from cardiosbi.estimate import estimate_recording, model_input  # noqa: E402
 from cardiosbi.io import Recording, load_recording  # noqa: E402
 from cardiosbi.io.cohort import discover_records  # noqa: E402
 from cardiosbi.utils.progress import progress  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 
 # posterior parameter -> quality-table reference column and its kind
 REAL_REFERENCES = {"hr": ("hr_ecg", "ecg"), "map_radial": ("map_abp", "arterial_line")}
@@ -93,17 +93,20 @@ class StudyConfig:
 
 
 def load_config(argv: list[str]) -> StudyConfig:
-    here = Path(__file__).resolve().parent / "study.yaml"
-    merged = OmegaConf.merge(OmegaConf.structured(StudyConfig), OmegaConf.load(here),
-                             OmegaConf.from_dotlist(argv))
-    cfg = OmegaConf.to_object(merged)
+    """study.yaml < tiny.yaml (``tiny=true``) < ``key=value`` arguments, then the value checks."""
+    cfg = load_study_config(StudyConfig, Path(__file__).resolve().parent / "study.yaml", argv)
+    check_config(cfg)
+    return cfg
+
+
+def check_config(cfg: StudyConfig) -> None:
+    """Settings that cannot work end here, before any posterior runs."""
     unknown = sorted(set(cfg.models) - set(DEFAULT_MODELS))
     if unknown:
         raise ConfigError(f"models {unknown} are not shipped; shipped: {', '.join(DEFAULT_MODELS)}")
     check_fractions(cfg.fractions)
     if cfg.n_samples < 20:
         raise ConfigError(f"n_samples={cfg.n_samples}: a 90 % interval needs at least 20 draws")
-    return cfg
 
 
 # --- simulations -------------------------------------------------------------------------------
@@ -427,9 +430,6 @@ def analyse(rows: pd.DataFrame, cfg: StudyConfig, out: Path) -> pd.DataFrame:
 
 def main(argv: list[str]) -> pd.DataFrame:
     cfg = load_config(argv)
-    if cfg.tiny:
-        cfg = dataclasses.replace(cfg, n_samples=40, bootstrap=50, hybrid_components=4,
-                                  max_record_s=96.0)
     torch.set_num_threads(max(1, cfg.threads))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from cardiosbi.errors import ConfigError, InputFileError  # noqa: E402
 from cardiosbi.inference import NPEConfig, train_npe  # noqa: E402
 from cardiosbi.signals.filters import fill_gaps  # noqa: E402
 from cardiosbi.utils.config import to_dataclass  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 from simulators import windkessel  # noqa: E402
 from simulators.measurement import MeasurementConfig, MeasurementModel  # noqa: E402
 from simulators.measurement.gaps import PATTERNS, detect_missing, gap_mask, with_gaps  # noqa: E402
@@ -100,12 +101,8 @@ class StudyConfig:
 
 
 def load_config(argv: list[str]) -> StudyConfig:
-    merged = OmegaConf.merge(OmegaConf.load(HERE / "study.yaml"), OmegaConf.from_dotlist(argv))
-    cfg = to_dataclass(merged, StudyConfig, "missing_data study")
-    if cfg.tiny:
-        cfg = dataclasses.replace(cfg, seeds=cfg.seeds[:1], n_train=400, n_test=40,
-                                  fractions=[0.0, 0.02, 0.2], n_samples=40, max_epochs=2,
-                                  patience=1, embedding_channels=[4, 8], embedding_features=8)
+    """study.yaml < tiny.yaml (``tiny=true``) < ``key=value`` arguments, then the value checks."""
+    cfg = load_study_config(StudyConfig, HERE / "study.yaml", argv)
     check_config(cfg)
     return cfg
 

@@ -38,6 +38,7 @@ from cardiosbi.errors import ConfigError  # noqa: E402
 from cardiosbi.inference import train_npe  # noqa: E402
 from cardiosbi.signals import normalize_window  # noqa: E402
 from cardiosbi.utils.paths import existing_path  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -149,7 +150,7 @@ def run(cfg: HemodynamicsConfig) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    run(study.load_config(HemodynamicsConfig, HERE / "hemodynamics.yaml", argv))
+    run(load_study_config(HemodynamicsConfig, HERE / "hemodynamics.yaml", argv))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study  # noqa: E402  (sibling module of this script)
 
 from cardiosbi.inference import train_npe  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 from simulators import pendulum  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -73,7 +74,7 @@ def run(cfg: study.StudyConfig) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    run(study.load_config(study.StudyConfig, HERE / "pendulum.yaml", argv))
+    run(load_study_config(study.StudyConfig, HERE / "pendulum.yaml", argv))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ from cardiosbi.inference import NPEPosterior  # noqa: E402
 from cardiosbi.io.cohort import discover_records  # noqa: E402
 from cardiosbi.utils.paths import existing_path  # noqa: E402
 from cardiosbi.utils.progress import progress  # noqa: E402
+from cardiosbi.utils.study_config import load_study_config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -282,7 +283,7 @@ def run(cfg: RealStudyConfig) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    run(study.load_config(RealStudyConfig, HERE / "real.yaml", argv))
+    run(load_study_config(RealStudyConfig, HERE / "real.yaml", argv))
 
 
 if __name__ == "__main__":

@@ -16,12 +16,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from omegaconf import OmegaConf
 from torch import Tensor
 
 from cardiosbi.calibration import (
@@ -75,13 +73,6 @@ class SeedData:
     x_ref: Tensor
     pool_theta: Tensor
     pool_x: Tensor
-
-
-def load_config(schema: type, path: Path, argv: list[str]):
-    """A study's typed settings: dataclass defaults < its YAML < ``key=value`` arguments."""
-    merged = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.load(path),
-                             OmegaConf.from_dotlist(argv))
-    return OmegaConf.to_object(merged)
 
 
 def npe_config(cfg: StudyConfig) -> NPEConfig:

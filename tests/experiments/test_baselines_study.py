@@ -85,6 +85,12 @@ def test_every_method_is_scored_in_silico_and_on_a_real_record(compare, heldout,
     assert len(constants) == 3 and (constants["scale"] > 0).all()
 
 
+def test_tiny_overlay_sets_the_test_size_and_arguments_win_over_it(compare):
+    tiny = compare.load_config(["tiny=true", "gbr.max_iter=7"])
+    assert (tiny.n_samples, tiny.gbr.max_iter, tiny.gbr.min_samples_leaf) == (50, 7, 3)
+    assert tiny.gbr.learning_rate == compare.load_config([]).gbr.learning_rate
+
+
 def test_bad_settings_and_missing_files_are_user_errors(compare, heldout, tmp_path):
     radial, digital, _ = heldout
     with pytest.raises(ConfigError, match="fit_percent"):

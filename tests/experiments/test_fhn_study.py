@@ -55,6 +55,14 @@ def test_bad_settings_are_refused(study):
         study.load_config(["ensemble_size=1"])
 
 
+def test_tiny_overlay_sets_the_test_size_and_arguments_win_over_it(study):
+    tiny = study.load_config(["tiny=true"])
+    assert (tiny.sizes, tiny.n_test, tiny.max_epochs, tiny.ensemble_size) == ([200], 40, 2, 2)
+    assert tiny.embedding_channels == [4, 8] and tiny.methods == list(study.METHODS)
+    overridden = study.load_config(["tiny=true", "n_test=20", "sizes=[300]"])
+    assert (overridden.sizes, overridden.n_test, overridden.max_epochs) == ([300], 20, 2)
+
+
 def test_tiny_study_and_from_rows(study, tmp_path):
     out = f"out={tmp_path}"
     table = study.main(["tiny=true", out, "train_conditions=[clean,noisy]"])

@@ -25,6 +25,13 @@ def cv_module():
     sys.path.remove(str(HYBRID_DIR))
 
 
+def test_tiny_overlay_shrinks_the_networks_and_arguments_win_over_it(cv_module):
+    full, tiny = cv_module.load_config([]), cv_module.load_config(["tiny=true", "folds=3"])
+    assert (full.channels, full.hidden, full.supervised_features) == ([16, 32, 64, 64], 128, 64)
+    assert (tiny.channels, tiny.hidden, tiny.latent_dim, tiny.folds) == ([4, 8], 16, 2, 3)
+    assert cv_module.model_config(tiny, tiny.latent_dim).channels == [4, 8]
+
+
 @pytest.mark.skipif(not RECORDS.is_dir(), reason="../shared/data/real not present")
 def test_every_method_is_scored_on_held_out_records(cv_module, tmp_path):
     records = ",".join(str(RECORDS / f"{name}.hea") for name in FIVE)

@@ -190,6 +190,11 @@ def test_study_runs_end_to_end_at_tiny_size(study, tmp_path):
                                   table.drop(columns=["spearman_p"]), check_exact=False)
 
 
+def test_tiny_overlay_sets_the_test_size_and_arguments_win_over_it(study):
+    tiny = study.load_config(["tiny=true", "n_samples=60"])
+    assert (tiny.n_samples, tiny.bootstrap, tiny.hybrid_components, tiny.max_record_s) == (60, 50, 4, 96.0)
+
+
 def test_unknown_model_is_a_config_error(study):
     with pytest.raises(ConfigError, match="not shipped"):
         study.load_config(["models=[apw,nope]"])

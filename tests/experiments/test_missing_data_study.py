@@ -103,6 +103,12 @@ def test_config_errors(study):
         study.load_config(["max_coverage_drop=1.5"])
 
 
+def test_tiny_overlay_sets_the_test_size_and_arguments_win_over_it(study):
+    tiny = study.load_config(["tiny=true"])
+    assert (tiny.seeds, tiny.n_train, tiny.fractions, tiny.max_epochs) == ([0], 400, [0.0, 0.02, 0.2], 2)
+    assert study.load_config(["tiny=true", "seeds=[1,2]"]).seeds == [1, 2]
+
+
 def test_tiny_study_runs_and_its_tables_come_back_from_the_rows(study, tmp_path):
     table = study.main(["tiny=true", f"out={tmp_path}", "threads=1"])
     assert set(table["strategy"]) == set(study.STRATEGIES)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import math
+import operator
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from cardiosbi.errors import ConfigError
+from cardiosbi.utils.study_config import load_study_config
 
 ROPE_DIR = Path(__file__).resolve().parents[2] / "experiments" / "rope"
 
@@ -27,10 +29,11 @@ def test_pendulum_study_runs_every_method_at_tiny_size(rope_dir, tmp_path):
     import pendulum
     import study
 
-    cfg = study.StudyConfig(seeds=[0], n_train=300, n_test=100, calibration_sizes=[10, 20],
-                            n_samples=50, npe_epochs=1, fine_tune_steps=5, jnpe_steps=5,
-                            mlp_steps=20, gamma_grid=[0.1, 1.0], cache_draws=True,
-                            out=str(tmp_path))
+    # the command's own loading path: pendulum.yaml, then these key=value sizes
+    cfg = load_study_config(study.StudyConfig, rope_dir / "pendulum.yaml", [
+        "seeds=[0]", "n_train=300", "n_test=100", "calibration_sizes=[10,20]", "n_samples=50",
+        "npe_epochs=1", "fine_tune_steps=5", "jnpe_steps=5", "mlp_steps=20",
+        "gamma_grid=[0.1,1.0]", "cache_draws=true", f"out={tmp_path}"])
     table = pendulum.run(cfg)
     methods = {"prior", "SBI", "NPE", "OT-only", "RoPE", "RoPE*", "FT-only", "J-NPE",
                "RoPE (γ sel.)", "MLP"}
@@ -62,9 +65,7 @@ def test_reflected_kde_is_a_density_on_the_box_and_flat_for_uniform_draws(rope_d
 def test_hemodynamics_config_is_valid_and_split_checks_sizes(rope_dir):
     import hemodynamics
 
-    cfg = OmegaConf.to_object(OmegaConf.merge(
-        OmegaConf.structured(hemodynamics.HemodynamicsConfig),
-        OmegaConf.load(rope_dir / "hemodynamics.yaml")))
+    cfg = load_study_config(hemodynamics.HemodynamicsConfig, rope_dir / "hemodynamics.yaml", [])
     low, high = hemodynamics.prior_box(cfg)
     assert low.tolist() == [20.0, 180.0] and high.tolist() == [130.0, 400.0]
     theta, x = torch.rand(50, 2), torch.rand(50, 1, 8)
@@ -74,3 +75,16 @@ def test_hemodynamics_config_is_valid_and_split_checks_sizes(rope_dir):
     cfg.calibration_sizes = [11]
     with pytest.raises(ConfigError, match="lower n_test"):
         hemodynamics.seed_data(cfg, theta, x, theta[:5], x[:5], seed=0)
+
+
+@pytest.mark.parametrize(("script", "schema"), [("pendulum", "study.StudyConfig"),
+                                                ("hemodynamics", "HemodynamicsConfig"),
+                                                ("real", "RealStudyConfig")])
+def test_rope_studies_have_no_tiny_mode_and_reject_bad_keys(rope_dir, script, schema):
+    """The three studies share one folder, so none has a tiny.yaml: tiny=true names the key."""
+    config_class = operator.attrgetter(schema)(importlib.import_module(script))
+    assert load_study_config(config_class, rope_dir / f"{script}.yaml", ["seeds=[4]"]).seeds == [4]
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) tiny"):
+        load_study_config(config_class, rope_dir / f"{script}.yaml", ["tiny=true"])
+    with pytest.raises(ConfigError, match="seeds"):
+        load_study_config(config_class, rope_dir / f"{script}.yaml", ["seeds=abc"])
