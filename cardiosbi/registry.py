@@ -73,6 +73,9 @@ _QUANTITIES = [
     Quantity("melanin", "1", 0.0, 0.5, "Melanin volume fraction of the epidermis (skin tone).", "parameter"),
     Quantity("blood_fraction", "1", 0.001, 0.1, "Blood volume fraction of the dermis.", "parameter"),
     Quantity("pulsatile_fraction", "1", 0.0, 0.3, "Peak relative increase of dermal blood volume over a beat.", "parameter"),
+    Quantity("pulsatile_blood_fraction", "1", 0.0, 0.03,
+             "Peak arterial blood added to the dermis over a beat, as a volume fraction: blood_fraction "
+             "* pulsatile_fraction (the skin's pulsatile perfusion, before contact pressure).", "biomarker"),
     Quantity("spo2", "1", 0.6, 1.0, "Arterial oxygen saturation.", "parameter"),
     Quantity("perfusion_index", "%", 0.0, 100.0, "Optical PPG AC / DC * 100 at the sensor.", "biomarker"),
     Quantity("tissue_saturation", "1", 0.2, 1.0,

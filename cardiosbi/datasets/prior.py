@@ -10,12 +10,15 @@ reported. Each sample is drawn from its own seed, so it is reproducible on its o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from importlib import resources
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from cardiosbi import registry
 from cardiosbi.errors import ConfigError, SimulationError
+from cardiosbi.utils.config import to_dataclass
 
 MMHG = 133.322
 MAX_TRIES = 10_000
@@ -108,6 +111,15 @@ class Prior:
                 return False
         return True
 
+    def with_parameters(self, changes: Mapping[str, ParameterPrior]) -> Prior:
+        """The same prior with some parameters' distributions replaced (e.g. one skin-tone
+        range of melanin, or a design's fixed source-detector distance); constraints kept."""
+        unknown = sorted(set(changes) - set(self.config.parameters))
+        if unknown:
+            raise ConfigError(f"prior {self.config.name!r} has no parameter(s) {', '.join(unknown)}")
+        parameters = {**self.config.parameters, **changes}
+        return Prior(replace(self.config, parameters=parameters))
+
     def _draw(self, rng: np.random.Generator) -> dict[str, float]:
         # Assign uniforms in sorted-name order: a draw depends on the seed and the set of
         # parameters, never on the order the config lists them in.
@@ -120,6 +132,19 @@ class Prior:
             else:
                 values[name] = float(np.exp(np.log(spec.low) + u[j] * np.log(spec.high / spec.low)))
         return {**values, **self.fixed}
+
+
+def prior_group(name: str) -> Prior:
+    """The shipped prior ``cardiosbi/conf/prior/<name>.yaml`` (hydra group ``prior``), with
+    the priors its ``defaults`` list names merged underneath, as hydra composes it."""
+    folder = resources.files("cardiosbi") / "conf" / "prior"
+    offered = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    if name not in offered:
+        raise ConfigError(f"prior={name!r} is not shipped; use one of {', '.join(offered)}")
+    own = OmegaConf.create((folder / f"{name}.yaml").read_text())
+    bases = [prior_group(b).config for b in own.pop("defaults", []) if b != "_self_"]
+    merged = OmegaConf.merge(*[OmegaConf.structured(b) for b in bases], own)
+    return Prior(to_dataclass(merged, PriorConfig, f"prior {name}"))
 
 
 def _check_parameter(name: str, spec: ParameterPrior) -> None:

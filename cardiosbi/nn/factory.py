@@ -10,6 +10,7 @@ from cardiosbi.errors import ConfigError
 from cardiosbi.nn.missing import MissingDataMask
 from cardiosbi.nn.mlp import IdentityEmbedding, MLPEmbedding
 from cardiosbi.nn.resnet1d import ResNet1dEmbedding
+from cardiosbi.nn.scalars import SeriesWithScalars
 from cardiosbi.nn.standardize import Standardize
 from cardiosbi.nn.tcn import TCNEmbedding
 from cardiosbi.nn.transformer import TransformerEmbedding
@@ -27,6 +28,8 @@ class EmbeddingConfig:
     (tcn); the transformer uses ``channels[-1]`` as its token width, ``len(channels)`` layers
     and patches of ``patch`` samples.
     ``missing_mask``: accept NaN samples (missing data) and add an indicator channel.
+    ``scalar_channels``: the last this many channels of a series are per-window constants
+    (e.g. log DC per LED); they bypass the series body (:class:`SeriesWithScalars`).
     """
 
     kind: str = "auto"
@@ -37,6 +40,7 @@ class EmbeddingConfig:
     tcn_downsample: int = 4
     patch: int = 25
     missing_mask: bool = False
+    scalar_channels: int = 0
 
 
 class EmbeddingNet(nn.Module):
@@ -71,7 +75,8 @@ def resolve_kind(config: EmbeddingConfig, x_shape: tuple[int, ...]) -> str:
 def build_embedding(config: EmbeddingConfig, x_shape: tuple[int, ...]) -> EmbeddingNet:
     """An :class:`EmbeddingNet` for rows of shape ``x_shape``; fit its standardiser afterwards."""
     kind = resolve_kind(config, x_shape)
-    width = x_shape[0]
+    scalars = _scalar_channels(config, kind, x_shape)
+    width = x_shape[0] - scalars
     mask: nn.Module = nn.Identity()
     if config.missing_mask:
         mask = MissingDataMask()
@@ -92,4 +97,18 @@ def build_embedding(config: EmbeddingConfig, x_shape: tuple[int, ...]) -> Embedd
         body = MLPEmbedding(width, config.features, config.hidden)
     else:
         body = IdentityEmbedding(width)
+    if scalars:
+        body = SeriesWithScalars(body, scalars, config.features)
     return EmbeddingNet(Standardize(x_shape), mask, body)
+
+
+def _scalar_channels(config: EmbeddingConfig, kind: str, x_shape: tuple[int, ...]) -> int:
+    n = config.scalar_channels
+    if n == 0:
+        return 0
+    if kind not in SERIES_KINDS or not 0 < n < x_shape[0]:
+        raise ConfigError(f"model.embedding.scalar_channels={n} needs (C, T) series with more than "
+                          f"{n} channels, got per-row shape {x_shape}")
+    if config.missing_mask:
+        raise ConfigError("model.embedding.scalar_channels does not combine with missing_mask")
+    return n

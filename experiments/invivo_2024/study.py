@@ -112,12 +112,13 @@ def check_config(cfg: StudyConfig) -> None:
 # --- simulations -------------------------------------------------------------------------------
 def heldout_file(posterior, folder: Path) -> tuple[Path, str]:
     """The export holding the posterior's channel, and the array key inside it."""
-    site, signal = posterior.input_spec["channels"][0].split("/")
+    channel = posterior.input_spec["channels"][0]  # site/signal or site/<nm>nm/OPPG
+    site = channel.split("/")[0]
     path = folder / f"heldout_{site}.npz"
     if not path.is_file():
         raise InputFileError(f"{path} not found: heldout= must name the folder of the held-out "
                              "simulation exports (experiments/default_model/export_store.py)")
-    return path, f"x_{site}_{signal}"
+    return path, "x_" + channel.replace("/", "_")  # the key export_store.py writes
 
 
 def simulation_rows(posterior, name: str, cfg: StudyConfig) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cardiosbi.datasets.prior import DERIVED, ParameterPrior, Prior, PriorConfig
+from cardiosbi.datasets.prior import DERIVED, ParameterPrior, Prior, PriorConfig, prior_group
 from cardiosbi.errors import ConfigError
 from tests.datasets.conftest import small_spec
 
@@ -83,3 +83,29 @@ def test_icu_prior_spans_the_clinical_heart_rates_with_room_for_ejection():
     draws = prior_marginals(prior, n=3000)
     assert draws["hr"].max() > 200.0 and draws["hr"].min() < 35.0
     assert (draws["hr"] > 150.0).mean() > 0.02   # the fast tail is sampled, if thinly
+
+
+def test_prior_group_composes_its_defaults_like_hydra():
+    wearable = prior_group("wearable")
+    adult = prior_group("adult")
+    assert set(adult.names) < set(wearable.names) and "melanin" in wearable.names
+    assert wearable.config.constraints == adult.config.constraints
+    assert wearable.fixed == adult.fixed
+
+
+def test_prior_group_lists_the_shipped_priors_when_unknown():
+    with pytest.raises(ConfigError, match="adult, icu, pwdb, wearable"):
+        prior_group("paediatric")
+
+
+def test_with_parameters_narrows_one_dimension_and_keeps_the_rest():
+    wearable = prior_group("wearable")
+    dark = wearable.with_parameters({"melanin": ParameterPrior(dist="uniform", low=0.18, high=0.43),
+                                     "sensor_distance": ParameterPrior(dist="fixed", value=4.0)})
+    draws = dark.sample(list(range(200)))
+    melanin = draws.theta[:, dark.names.index("melanin")]
+    assert melanin.min() >= 0.18 and melanin.max() <= 0.43
+    assert dark.fixed["sensor_distance"] == 4.0 and "sensor_distance" not in dark.names
+    assert wearable.config.parameters["melanin"].low == 0.013  # the original is untouched
+    with pytest.raises(ConfigError, match="no parameter"):
+        wearable.with_parameters({"shoe_size": ParameterPrior(dist="fixed", value=42.0)})

@@ -3,7 +3,6 @@ synthetic held-out files (exact Windkessel pressure, synthetic PPG) and one ship
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from cardiosbi.errors import ConfigError, InputFileError
 from tests.baselines.test_ppg_features import ppg_window
 from tests.baselines.test_pulse_contour import P_OUT, wk3_window
+from tests.experiments.study_scripts import imported_script
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -22,11 +22,8 @@ N = 40
 
 @pytest.fixture(scope="module")
 def compare():
-    sys.path.insert(0, str(STUDY_DIR))
-    import compare
-
-    yield compare
-    sys.path.remove(str(STUDY_DIR))
+    with imported_script(STUDY_DIR, "compare") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ then the study end to end at tiny size (Windkessel), its tables recomputed from 
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ from scipy.stats import norm
 from cardiosbi.diagnostics.sensitivity import run_sobol, sobol_design
 from cardiosbi.errors import ConfigError
 from tests.conftest import REPO_ROOT
+from tests.experiments.study_scripts import imported_script
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -23,13 +23,8 @@ STUDY_DIR = REPO_ROOT / "experiments" / "cv_sbi_2023"
 
 @pytest.fixture(scope="module")
 def study():
-    sys.path.insert(0, str(STUDY_DIR))
-    sys.modules.pop("study", None)
-    import study as module
-
-    yield module
-    sys.path.remove(str(STUDY_DIR))
-    sys.modules.pop("study", None)
+    with imported_script(STUDY_DIR) as module:
+        yield module
 
 
 @pytest.mark.parametrize("level", [0.5, 0.9])

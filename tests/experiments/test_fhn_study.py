@@ -3,14 +3,13 @@ tables recomputed from the raw rows."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from cardiosbi.errors import ConfigError, InputFileError
 from tests.conftest import REPO_ROOT
+from tests.experiments.study_scripts import imported_script
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -19,12 +18,8 @@ STUDY_DIR = REPO_ROOT / "experiments" / "fhn"
 
 @pytest.fixture(scope="module")
 def study():
-    sys.path.insert(0, str(STUDY_DIR))
-    import study as module
-
-    yield module
-    sys.path.remove(str(STUDY_DIR))
-    sys.modules.pop("study", None)
+    with imported_script(STUDY_DIR) as module:
+        yield module
 
 
 def test_metrics_on_known_rows(study):

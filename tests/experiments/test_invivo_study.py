@@ -6,8 +6,6 @@ the study runs end to end on synthetic held-out simulations and two tracked real
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from cardiosbi.diagnostics.uncertainty_rejection import (
 )
 from cardiosbi.errors import ConfigError
 from tests.conftest import REAL_RECORDS, REPO_ROOT
+from tests.experiments.study_scripts import imported_script
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -137,14 +136,8 @@ def synthetic_heldout(folder: Path, n: int = 6, seed: int = 0) -> None:
 
 @pytest.fixture(scope="module")
 def study():
-    # a private module name: experiments/rope has a `study` module of its own, and whichever is
-    # imported first as `study` would shadow the other in this test process
-    spec = importlib.util.spec_from_file_location("invivo_2024_study", STUDY_DIR / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with imported_script(STUDY_DIR) as module:
+        yield module
 
 
 def test_study_runs_end_to_end_at_tiny_size(study, tmp_path):
@@ -198,3 +191,14 @@ def test_tiny_overlay_sets_the_test_size_and_arguments_win_over_it(study):
 def test_unknown_model_is_a_config_error(study):
     with pytest.raises(ConfigError, match="not shipped"):
         study.load_config(["models=[apw,nope]"])
+
+
+def test_heldout_key_follows_the_export_for_optical_channels(study, tmp_path):
+    """A three-part optical channel (site/<nm>nm/OPPG) maps to the key export_store.py writes."""
+    (tmp_path / "heldout_digital.npz").write_bytes(b"")
+
+    class Optical:
+        input_spec = {"channels": ["digital/660nm/OPPG"]}
+
+    path, key = study.heldout_file(Optical(), tmp_path)
+    assert path.name == "heldout_digital.npz" and key == "x_digital_660nm_OPPG"

@@ -8,7 +8,6 @@ tables are recomputed from its raw rows.
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from scipy.stats import norm
 
 from cardiosbi.errors import ConfigError
 from tests.conftest import REPO_ROOT
+from tests.experiments.study_scripts import imported_script
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -25,12 +25,8 @@ STUDY_DIR = REPO_ROOT / "experiments" / "missing_data"
 
 @pytest.fixture(scope="module")
 def study():
-    sys.path.insert(0, str(STUDY_DIR))
-    import study as module
-
-    yield module
-    sys.path.remove(str(STUDY_DIR))
-    sys.modules.pop("study", None)
+    with imported_script(STUDY_DIR) as module:
+        yield module
 
 
 def test_strategy_inputs(study):

@@ -86,3 +86,32 @@ def test_standardize_is_nan_aware_per_channel_and_per_feature():
     out = Standardize((3,)).fit(vectors)(vectors)
     torch.testing.assert_close(out.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(3), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["resnet1d", "tcn"])
+def test_scalar_channels_reach_the_features_outside_the_series_body(kind, seed):
+    """Two windows with the same series and different constant channels (log DC of every LED
+    shifted together) get different features, and the gradient flows to the scalars."""
+    series = torch.randn(1, 2, 64)
+    low = torch.cat([series, torch.full((1, 2, 64), 1.0)], dim=1)
+    high = torch.cat([series, torch.full((1, 2, 64), 3.0)], dim=1)
+    plain = build_embedding(EmbeddingConfig(kind=kind, channels=[8, 8], features=8), (4, 64)).eval()
+    split = build_embedding(EmbeddingConfig(kind=kind, channels=[8, 8], features=8, scalar_channels=2),
+                            (4, 64)).eval()
+    with torch.no_grad():
+        moved_split = (split(high) - split(low)).abs().max()
+    assert moved_split > 1e-2
+    x = torch.cat([low, high]).requires_grad_(True)
+    split(x).sum().backward()
+    assert x.grad[:, 2:].abs().sum() > 0  # the scalars reach the output
+    assert plain(x).shape == split(x).shape == (2, 8)
+
+
+@pytest.mark.parametrize(("config", "shape"), [
+    (EmbeddingConfig(kind="resnet1d", scalar_channels=3), (3, 64)),
+    (EmbeddingConfig(kind="mlp", scalar_channels=1), (10,)),
+    (EmbeddingConfig(kind="resnet1d", scalar_channels=1, missing_mask=True), (3, 64)),
+])
+def test_impossible_scalar_channels_are_config_errors(config, shape):
+    with pytest.raises(ConfigError, match="scalar_channels"):
+        build_embedding(config, shape)

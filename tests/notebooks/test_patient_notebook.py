@@ -12,13 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jupytext
 import matplotlib.image
-import nbformat
 import pandas as pd
 import pytest
 
 from cardiosbi.inference.validity import STATUSES
+from tests.notebooks.percent_format import checked_prose
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "patient.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -95,16 +94,5 @@ def test_trust_table_accounts_for_every_estimate(executed):
 
 
 def test_converts_to_a_valid_notebook():
-    notebook = jupytext.read(NOTEBOOK)
-    nbformat.validate(notebook)
-    kinds = [cell.cell_type for cell in notebook.cells]
-    assert kinds.count("markdown") >= 8 and kinds.count("code") >= 8
-    prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    prose = checked_prose(NOTEBOOK, markdown=8, code=8)
     assert "circular" in prose and "What to trust" in prose
-    assert without_version(jupytext.writes(notebook, fmt="py:percent")) == without_version(
-        NOTEBOOK.read_text())
-
-
-def without_version(text: str) -> str:
-    """Jupytext text without the header line naming the jupytext version that wrote it."""
-    return "\n".join(line for line in text.splitlines() if "jupytext_version:" not in line)

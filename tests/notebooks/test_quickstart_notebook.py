@@ -12,13 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jupytext
 import matplotlib.image
-import nbformat
 import pandas as pd
 import pytest
 
 from cardiosbi.default_models import model_card
+from tests.notebooks.percent_format import checked_prose
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.py"
 SECONDS = 60
@@ -87,17 +86,5 @@ def test_prints_the_model_cards_limits(executed):
 
 
 def test_converts_to_a_valid_notebook():
-    notebook = jupytext.read(NOTEBOOK)
-    nbformat.validate(notebook)
-    kinds = [cell.cell_type for cell in notebook.cells]
-    assert kinds.count("markdown") >= 6 and kinds.count("code") >= 6
-    prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    prose = checked_prose(NOTEBOOK, markdown=6, code=6)
     assert "cardiosbi infer" in prose and "cardiosbi report" in prose
-    # Percent format round-trips: the file is what jupytext itself writes for the notebook.
-    assert without_version(jupytext.writes(notebook, fmt="py:percent")) == without_version(
-        NOTEBOOK.read_text())
-
-
-def without_version(text: str) -> str:
-    """Jupytext text without the header line naming the jupytext version that wrote it."""
-    return "\n".join(line for line in text.splitlines() if "jupytext_version:" not in line)
