@@ -73,7 +73,7 @@ class StudyConfig:
     summary_perfusion: str = "normal"
     train_noise_floor: list[float] = field(default_factory=lambda: [1e-7, 1e-3])
     test_noise_floors: list[float] = field(default_factory=lambda: [1e-6, 1e-5, 1e-4])
-    n_train: int = 4000
+    n_train: int = 8000
     n_per_cell: int = 100
     n_draws: int = 200
     windows: dict = field(default_factory=dict)
