@@ -37,7 +37,7 @@
 #
 # | variable | meaning | default |
 # |---|---|---|
-# | `CARDIOSBI_NB_TRAIN` | training subjects per design | 3000 |
+# | `CARDIOSBI_NB_TRAIN` | training subjects per design (fewer leave HR overconfident) | 8000 |
 # | `CARDIOSBI_NB_PER_CELL` | test subjects per skin tone | 60 |
 # | `CARDIOSBI_NB_EPOCHS` | maximum training epochs (early stopping ends most runs sooner) | 150 |
 # | `CARDIOSBI_NB_SAMPLES` | posterior draws per test window | 200 |
@@ -74,7 +74,7 @@ from cardiosbi.sensor_design import (
 )
 from cardiosbi.sensor_design.figures import LABELS
 
-N_TRAIN = int(os.environ.get("CARDIOSBI_NB_TRAIN", "3000"))
+N_TRAIN = int(os.environ.get("CARDIOSBI_NB_TRAIN", "8000"))
 N_PER_CELL = int(os.environ.get("CARDIOSBI_NB_PER_CELL", "60"))
 EPOCHS = int(os.environ.get("CARDIOSBI_NB_EPOCHS", "150"))
 N_DRAWS = int(os.environ.get("CARDIOSBI_NB_SAMPLES", "200"))

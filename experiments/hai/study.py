@@ -12,33 +12,49 @@ depend on the drive only through its range). "Real" worlds, stated exactly:
   (0.1), water 0.55 (0.65), 30 % of the pulsatile blood in the subcutis (0), subcutis blood
   0.02 (0.01).
 
-Methods: simulation-only NPE (``train_npe``), HAI (NPE + conditional flow p(x_sim | x_obs)
-fitted on the labelled set), real-only (quadratic ridge regression with Gaussian residual
-intervals, fitted on the labelled set only). RoPE is not in this version (see report).
+Methods, on the same test windows and the same labelled set per condition and seed:
 
-Run: ``python experiments/hai/study.py [--tiny] [--out runs/hai]``.
+* ``simulation_only``: an NPE trained on simulations (``train_npe``) with an MLP embedding of the
+  6 features. The same NPE is the core of HAI and RoPE (RoPE needs a learned embedding to
+  fine-tune; an identity embedding has nothing to calibrate).
+* ``hai``: the NPE composed with a conditional flow p(x_sim | x_obs) fitted on the labelled set
+  (``pairs_per_label`` simulations per labelled window, epochs by early stopping on a held-out
+  share of the labelled windows; ``flow_val_fraction=0`` restores a fixed ``flow_epochs``).
+* ``rope``: ``cardiosbi.calibration.calibrate`` with the labelled set as calibration set: the
+  embedding fine-tuned on it against fresh simulations at its θ, entropic OT onto
+  ``n_reference`` reference simulations (not the NPE's training ones), γ chosen from
+  ``gamma_grid`` by held-out LPP on the calibration split; batch mode (the test windows of a
+  condition are solved together, as in the RoPE paper).
+* ``real_only``: quadratic ridge regression on the labelled set only, Gaussian intervals.
+
+Run: ``python experiments/hai/study.py [key=value ...]``, e.g. ``tiny=true out=/tmp/hai``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
+from cardiosbi.calibration import FineTuneConfig, TransportConfig, calibrate
+from cardiosbi.errors import ConfigError
 from cardiosbi.hai import HAIPosterior, fit_misspecification
 from cardiosbi.inference import NPEConfig, train_npe
+from cardiosbi.utils.study_config import load_study_config
 from simulators.ppg.optical import SkinParameters, optical_ppg
 
+HERE = Path(__file__).resolve().parent
+METHODS = ("hai", "rope", "simulation_only", "real_only")
 NAMES = ["blood_fraction", "melanin", "spo2", "pulsatile_fraction"]
 UNITS = ["1", "1", "1", "1"]
 LOW = torch.tensor([0.005, 0.01, 0.70, 0.02])
@@ -56,6 +72,39 @@ WORLDS = {
                     "skin": {"dermis_mm": 2.2, "epidermis_mm": 0.15, "water_fraction": 0.55,
                              "deep_pulsatile_share": 0.3, "subcutis_blood_fraction": 0.02}},
 }
+
+
+@dataclass
+class StudyConfig:
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    n_sim: int = 3000
+    n_labelled: int = 100
+    n_test: int = 300
+    n_draws: int = 400
+    npe_epochs: int = 40
+    embedding_features: int = 16
+    embedding_hidden: list[int] = field(default_factory=lambda: [64, 64])
+    n_sim_draws: int = 16
+    pairs_per_label: int = 10
+    flow_epochs: int = 300
+    flow_val_fraction: float = 0.2
+    n_reference: int = 1000
+    fine_tune_steps: int = 500
+    fine_tune_lr: float = 1e-3
+    gamma_grid: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.5, 1.0])
+    conditions: list[str] = field(default_factory=lambda: ["ideal", "sensor", "sensor_skin"])
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    out: str = "runs/hai"
+    tiny: bool = False
+
+
+def load_config(argv: list[str]) -> StudyConfig:
+    cfg = load_study_config(StudyConfig, HERE / "study.yaml", argv)
+    unknown = sorted(set(cfg.conditions) - set(WORLDS)) + sorted(set(cfg.methods) - set(METHODS))
+    if unknown:
+        raise ConfigError(f"unknown condition(s)/method(s) {unknown}; conditions: "
+                          f"{', '.join(WORLDS)}; methods: {', '.join(METHODS)}")
+    return cfg
 
 
 def draw_theta(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -83,13 +132,38 @@ def features(theta: torch.Tensor, world: dict, generator: torch.Generator) -> to
     return x + world["noise"] * torch.randn(x.shape, generator=generator)
 
 
-def npe_config(epochs: int, seed: int) -> NPEConfig:
-    return NPEConfig.from_dict({"model": {"estimator": {"kind": "nsf", "hidden": [64, 64],
+def npe_config(cfg: StudyConfig, seed: int) -> NPEConfig:
+    return NPEConfig.from_dict({"model": {"embedding": {"kind": "mlp",
+                                                        "features": cfg.embedding_features,
+                                                        "hidden": list(cfg.embedding_hidden)},
+                                          "estimator": {"kind": "nsf", "hidden": [64, 64],
                                                         "transforms": 3}},
-                                "trainer": {"max_epochs": epochs, "batch_size": 256,
+                                "trainer": {"max_epochs": cfg.npe_epochs, "batch_size": 256,
                                             "reject_calibration_samples": 50,
                                             "reject_calibration_rows": 100},
                                 "seed": seed})
+
+
+def simulate(theta: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The simulator as RoPE's fine-tuning calls it: one fresh simulation per θ row."""
+    return features(theta, SIM_WORLD, generator)
+
+
+def hai_posterior(cfg: StudyConfig, npe, theta_lab, x_lab, generator, seed) -> HAIPosterior:
+    """HAI: ``pairs_per_label`` fresh simulations at each labelled θ, flow on the pairs."""
+    k = cfg.pairs_per_label
+    x_sim = simulate(theta_lab.repeat_interleave(k, 0), generator).reshape(len(theta_lab), k, -1)
+    flow = fit_misspecification(x_lab, x_sim, epochs=cfg.flow_epochs, seed=seed,
+                                val_fraction=cfg.flow_val_fraction)
+    return HAIPosterior(flow, npe, n_sim=cfg.n_sim_draws, training=flow.fit_report)
+
+
+def rope_posterior(cfg: StudyConfig, npe, theta_lab, x_lab, x_reference, seed):
+    """RoPE through the package's API, the labelled set as its calibration set."""
+    tune = FineTuneConfig(learning_rate=cfg.fine_tune_lr, max_steps=cfg.fine_tune_steps,
+                          batch_size=min(100, len(theta_lab)), seed=seed)
+    return calibrate(npe, theta_lab, x_lab, x_reference, simulator=simulate, fine_tune=tune,
+                     transport=TransportConfig(), gamma_grid=cfg.gamma_grid or None)
 
 
 def real_only(x_lab, theta_lab, x_test, n_draws, generator):
@@ -118,28 +192,23 @@ def metrics(draws: torch.Tensor, theta: torch.Tensor) -> list[dict]:
     return rows
 
 
-def run_seed(cfg: dict, seed: int) -> tuple[list[dict], list[dict]]:
+def run_seed(cfg: StudyConfig, seed: int) -> tuple[list[dict], list[dict]]:
     generator = torch.Generator().manual_seed(seed)
-    theta_sim = draw_theta(cfg["n_sim"], generator)
-    npe = train_npe(theta_sim, features(theta_sim, SIM_WORLD, generator), NAMES, LOW, HIGH,
-                    npe_config(cfg["npe_epochs"], seed), units=UNITS)
+    theta_sim = draw_theta(cfg.n_sim, generator)
+    npe = train_npe(theta_sim, simulate(theta_sim, generator), NAMES, LOW, HIGH,
+                    npe_config(cfg, seed), units=UNITS)
+    x_reference = simulate(draw_theta(cfg.n_reference, generator), generator)
     rows, points = [], []
-    for condition in cfg["conditions"]:
+    for condition in cfg.conditions:
         world = WORLDS[condition]
-        theta_lab, theta_test = draw_theta(cfg["n_labelled"], generator), draw_theta(cfg["n_test"], generator)
+        theta_lab, theta_test = draw_theta(cfg.n_labelled, generator), draw_theta(cfg.n_test, generator)
         x_lab, x_test = features(theta_lab, world, generator), features(theta_test, world, generator)
-        flow = fit_misspecification(x_lab, features(theta_lab, SIM_WORLD, generator),
-                                    epochs=cfg["flow_epochs"], seed=seed)
-        hai = HAIPosterior(flow, npe, n_sim=cfg["n_sim_draws"])
-        n = cfg["n_draws"]
-        draws = {"hai": hai.sample((n,), x=x_test, generator=generator),
-                 "simulation_only": npe.sample((n,), x=x_test, generator=generator),
-                 "real_only": real_only(x_lab, theta_lab, x_test, n, generator)}
-        for method, d in draws.items():
+        draws = method_draws(cfg, npe, theta_lab, x_lab, x_test, x_reference, generator, seed)
+        for method, (d, detail) in draws.items():
             d = d.float()
             for row in metrics(d, theta_test):
                 rows.append({"seed": seed, "condition": condition, "method": method,
-                             "n_labelled": cfg["n_labelled"], **row})
+                             "n_labelled": cfg.n_labelled, **row, **detail})
             mean = d.mean(0)
             for i in range(len(theta_test)):
                 for j, name in enumerate(NAMES):
@@ -147,6 +216,27 @@ def run_seed(cfg: dict, seed: int) -> tuple[list[dict], list[dict]]:
                                    "parameter": name, "truth": float(theta_test[i, j]),
                                    "estimate": float(mean[i, j])})
     return rows, points
+
+
+def method_draws(cfg: StudyConfig, npe, theta_lab, x_lab, x_test, x_reference, generator,
+                 seed) -> dict[str, tuple[torch.Tensor, dict]]:
+    """Per configured method: (n_draws, n_test, k) posterior draws on the test windows and what
+    the method chose on the labelled set (HAI's flow epochs, RoPE's γ) for the rows."""
+    n, draws = cfg.n_draws, {}
+    for method in cfg.methods:
+        if method == "hai":
+            posterior = hai_posterior(cfg, npe, theta_lab, x_lab, generator, seed)
+            draws[method] = (posterior.sample((n,), x=x_test, generator=generator),
+                             {"flow_epochs": posterior.training["epochs"]})
+        elif method == "rope":
+            posterior = rope_posterior(cfg, npe, theta_lab, x_lab, x_reference, seed)
+            draws[method] = (posterior.sample((n,), x=x_test, generator=generator),
+                             {"rope_gamma": posterior.transport.gamma})
+        elif method == "simulation_only":
+            draws[method] = (npe.sample((n,), x=x_test, generator=generator), {})
+        else:
+            draws[method] = (real_only(x_lab, theta_lab, x_test, n, generator), {})
+    return draws
 
 
 def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -181,18 +271,13 @@ def figure(points: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--out", default="runs/hai")
-    args = parser.parse_args(argv)
+def main(argv: list[str]) -> pd.DataFrame:
+    cfg = load_config(argv)
     torch.set_num_threads(1)
-    cfg = yaml.safe_load((Path(__file__).with_name("study.yaml")).read_text())
-    cfg = {**cfg, **cfg.pop("tiny")} if args.tiny else {k: v for k, v in cfg.items() if k != "tiny"}
-    out = Path(args.out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     start, rows, points = time.time(), [], []
-    for seed in cfg["seeds"]:
+    for seed in cfg.seeds:
         seed_rows, seed_points = run_seed(cfg, seed)
         rows += seed_rows
         points += seed_points
@@ -208,4 +293,4 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
