@@ -34,8 +34,22 @@ def payload_sha256(payload: dict[str, Any]) -> str:
     across save/load, independent of when the file was written."""
     digest = hashlib.sha256()
     _hash_into(digest, {"class": payload["class"], "input_spec": payload.get("input_spec"),
-                        "state": payload["state"]})
+                        "state": _without_new_defaults(payload["state"])})
     return digest.hexdigest()
+
+
+# embedding options added after posteriors were shipped: at these values they change nothing,
+# so a file written before them hashes the same as when it is loaded and re-serialised today
+NEW_EMBEDDING_DEFAULTS = {"scalar_channels": 0}
+
+
+def _without_new_defaults(state: dict[str, Any]) -> dict[str, Any]:
+    embedding = ((state.get("config") or {}).get("model") or {}).get("embedding")
+    if not isinstance(embedding, dict):
+        return state
+    kept = {k: v for k, v in embedding.items() if NEW_EMBEDDING_DEFAULTS.get(k, object()) != v}
+    config = {**state["config"], "model": {**state["config"]["model"], "embedding": kept}}
+    return {**state, "config": config}
 
 
 def _hash_into(digest, value) -> None:
