@@ -37,7 +37,7 @@
 #
 # | variable | meaning | default |
 # |---|---|---|
-# | `CARDIOSBI_NB_TRAIN` | training subjects per design (fewer leave HR overconfident) | 8000 |
+# | `CARDIOSBI_NB_TRAIN` | training subjects per design (4000 left HR more overconfident) | 8000 |
 # | `CARDIOSBI_NB_PER_CELL` | test subjects per skin tone | 60 |
 # | `CARDIOSBI_NB_EPOCHS` | maximum training epochs (early stopping ends most runs sooner) | 150 |
 # | `CARDIOSBI_NB_SAMPLES` | posterior draws per test window | 200 |
