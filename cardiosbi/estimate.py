@@ -42,6 +42,12 @@ def window_config(posterior: Posterior) -> WindowConfig:
     if spec["normalize"] not in NORMALIZATIONS:
         raise ConfigError(f"this posterior's windows were normalised with {spec['normalize']!r}; "
                           f"known: {', '.join(NORMALIZATIONS)}")
+    if spec.get("optical_signal") == "density":
+        raise ConfigError("this posterior reads optical densities (-ln intensity per LED, "
+                          "simulator.optical_signal=density); monitor and WFDB pleth channels are "
+                          "AC-coupled and normalised, so they carry neither DC nor AC/DC. Give it "
+                          "windows of a sensor's raw LED intensities from Python "
+                          "(posterior.sample / summarize)")
     kinds = []
     for channel in spec["channels"]:
         signal = channel.rsplit("/", 1)[-1]
@@ -50,7 +56,8 @@ def window_config(posterior: Posterior) -> WindowConfig:
                               f"known signals: {', '.join(SIGNAL_KINDS)}")
         kinds.append(SIGNAL_KINDS[signal])
     if len(set(kinds)) != len(kinds):
-        raise ConfigError(f"channels {spec['channels']} map to the same real channel twice")
+        raise ConfigError(f"channels {spec['channels']} map to the same real channel twice (a "
+                          "record has one pleth; several LEDs of one sensor cannot be told apart)")
     # a posterior with a missing-data mask reads gaps: its windows keep them (as NaN) up to
     # QualityConfig.max_missing_fraction_masked instead of the 2 % interpolation rule
     return WindowConfig(channels=kinds, sampling_rate=float(spec["sampling_rate"]),

@@ -32,15 +32,17 @@ from cardiosbi.signals.normalize import FLAT_STD
 
 KIND = "decoded_pressure"
 _STATS = ("level_mean", "level_std", "spread_mean", "spread_std")
+# the normalisations of arterial-pressure posteriors (window+logspread serves optical densities)
+PRESSURE_NORMALIZATIONS = tuple(n for n in NORMALIZATIONS if n != "window+logspread")
 
 
 def normalize_torch(x: Tensor, normalize: str, stats: dict) -> Tensor:
     """(B, C, T) windows -> model input, as ``prepare_windows`` but differentiable."""
     if normalize == "none":
         return x
-    if normalize not in NORMALIZATIONS:
-        raise ConfigError(f"unknown window normalisation {normalize!r}; "
-                          f"known: {', '.join(NORMALIZATIONS)}")
+    if normalize not in PRESSURE_NORMALIZATIONS:
+        raise ConfigError(f"unsupported window normalisation {normalize!r}; "
+                          f"supported: {', '.join(PRESSURE_NORMALIZATIONS)}")
     mean = x.mean(dim=-1, keepdim=True)
     std = x.std(dim=-1, keepdim=True, unbiased=False)
     # a flat channel becomes zeros, as in normalize_window (not amplified rounding noise)
@@ -58,9 +60,9 @@ class DecodedPressureEncoder(nn.Module):
     def __init__(self, cvae: PressureCVAE, embedding_net: nn.Module, normalize: str,
                  stats: dict, input_spec: dict) -> None:
         super().__init__()
-        if normalize not in NORMALIZATIONS:
+        if normalize not in PRESSURE_NORMALIZATIONS:
             raise ConfigError(f"the APW posterior's windows were normalised with {normalize!r}; "
-                              f"known: {', '.join(NORMALIZATIONS)}")
+                              f"supported: {', '.join(PRESSURE_NORMALIZATIONS)}")
         missing = [key for key in _STATS if key not in stats]
         if normalize == "window+level" and missing:
             raise ConfigError(f"the APW posterior's input spec lacks the level statistics {missing}")

@@ -29,7 +29,16 @@ from cardiosbi.utils.config import to_dataclass
 from cardiosbi.utils.paths import existing_path
 
 SPLITS = ("train", "val", "test")
-NORMALIZATIONS = ("window", "window+level", "none")
+NORMALIZATIONS = ("window", "window+level", "window+logspread", "none")
+# Normalisations that append each channel's standardised level (window mean) and spread
+# (window SD, or its log where spreads span decades, as an optical pulse over skin tones does).
+LEVEL_NORMALIZATIONS = {"window+level": "spread", "window+logspread": "logspread"}
+
+
+def level_stat_keys(normalize: str) -> tuple[str, ...]:
+    """The training-split statistics a level normalisation needs at inference."""
+    spread = LEVEL_NORMALIZATIONS[normalize]
+    return ("level_mean", "level_std", f"{spread}_mean", f"{spread}_std")
 
 
 def split_of_seeds(seeds: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
@@ -76,6 +85,8 @@ class SimulatedStore:
         # Windows of a store simulated with measurement gaps carry NaN where samples were lost.
         gaps = attrs.get("dataset_config", {}).get("measurement", {}).get("gaps", {})
         self.has_gaps = bool(gaps.get("enabled", False))
+        simulator = attrs.get("dataset_config", {}).get("simulator", {})
+        self.optical_signal = simulator.get("optical_signal", "waveform")  # older stores: waveform
         self.targets = [self._target(name) for name in self.parameter_names]
         self.low = np.array([t.low for t in self.targets])
         self.high = np.array([t.high for t in self.targets])
@@ -133,7 +144,8 @@ class SimulatedStore:
         """Normalisation statistics of the training split, computed once and kept in the store."""
         key = f"stats_{'_'.join(f'{f:g}' for f in self.fractions)}"
         cached = self.group.attrs.get(key)
-        if cached and cached.get("channels") == self.channels and cached.get("parameters") == self.parameter_names:
+        if cached and cached.get("channels") == self.channels and cached.get("parameters") == self.parameter_names \
+                and "logspread_mean" in cached:
             return cached
         stats = self._compute_stats()
         try:
@@ -144,8 +156,8 @@ class SimulatedStore:
         return stats
 
     def _compute_stats(self) -> dict:
-        sums = {"theta": 0.0, "theta2": 0.0, "x": 0.0, "x2": 0.0, "level": 0.0, "level2": 0.0,
-                "spread": 0.0, "spread2": 0.0, "n": 0}
+        names = ("theta", "x", "level", "spread", "logspread")
+        sums = {**{name: 0.0 for name in names}, **{name + "2": 0.0 for name in names}, "n": 0}
         for start, stop in self.chunks():
             mask = self.split[start:stop] == 0
             if not mask.any():
@@ -153,13 +165,13 @@ class SimulatedStore:
             theta, x = (a[mask].astype(np.float64) for a in self.read(start, stop))
             mean, std = x.mean(axis=2), x.std(axis=2)
             for name, values, axes in (("theta", theta, 0), ("x", x, (0, 2)), ("level", mean, 0),
-                                       ("spread", std, 0)):
+                                       ("spread", std, 0), ("logspread", _log_spread(std), 0)):
                 sums[name] = sums[name] + values.sum(axis=axes) / (x.shape[2] if name == "x" else 1)
                 sums[name + "2"] = sums[name + "2"] + (values**2).sum(axis=axes) / (x.shape[2] if name == "x" else 1)
             sums["n"] += int(mask.sum())
         n = max(sums["n"], 1)
         out = {"n_train": sums["n"], "channels": self.channels, "parameters": self.parameter_names}
-        for name in ("theta", "x", "level", "spread"):
+        for name in names:
             mean = np.asarray(sums[name]) / n
             var = np.maximum(np.asarray(sums[name + "2"]) / n - mean**2, 0.0)
             out[f"{name}_mean"] = np.atleast_1d(mean).tolist()
@@ -171,15 +183,22 @@ def prepare_windows(x: np.ndarray, normalize: str, stats: dict) -> np.ndarray:
     """(n, C, T) raw windows -> model input; the same function serves every split."""
     if normalize == "window":
         return normalize_window(x)
-    if normalize == "window+level":
+    if normalize in LEVEL_NORMALIZATIONS:
         z, mean, std = normalize_window(x, return_stats=True)
+        name = LEVEL_NORMALIZATIONS[normalize]
+        std = _log_spread(std) if name == "logspread" else std
         level = (mean - np.array(stats["level_mean"])) / np.maximum(stats["level_std"], 1e-8)
-        spread = (std - np.array(stats["spread_mean"])) / np.maximum(stats["spread_std"], 1e-8)
+        spread = (std - np.array(stats[f"{name}_mean"])) / np.maximum(stats[f"{name}_std"], 1e-8)
         extra = np.concatenate([level, spread], axis=1)[:, :, None] * np.ones((1, 1, x.shape[2]))
         return np.concatenate([z, extra.astype(np.float32)], axis=1)
     if normalize == "none":
         return x.astype(np.float32)
     raise ConfigError(f"data.normalize={normalize!r}; use one of {', '.join(NORMALIZATIONS)}")
+
+
+def _log_spread(std: np.ndarray) -> np.ndarray:
+    """Natural log of a window SD, floored so that a flat window stays finite."""
+    return np.log(np.maximum(std, 1e-12))
 
 
 class StoreWindows(IterableDataset):
@@ -191,7 +210,7 @@ class StoreWindows(IterableDataset):
             raise ConfigError(f"split must be one of {SPLITS}")
         self.data, self.split, self.normalize = data, split, normalize
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
-        self.stats = data.stats() if normalize == "window+level" else {}
+        self.stats = data.stats() if normalize in LEVEL_NORMALIZATIONS else {}
         self.code = SPLITS.index(split)
 
     def __len__(self) -> int:
@@ -232,7 +251,7 @@ class SimulatedDataModule(lightning.LightningDataModule):
         self.units = self.data.units
         self.low = torch.as_tensor(self.data.low, dtype=torch.float64)
         self.high = torch.as_tensor(self.data.high, dtype=torch.float64)
-        channels_out = len(self.data.channels) * (3 if normalize == "window+level" else 1)
+        channels_out = len(self.data.channels) * (3 if normalize in LEVEL_NORMALIZATIONS else 1)
         self.x_shape = (channels_out, self.data.layout.n_samples)
         self._datasets = {s: StoreWindows(self.data, s, normalize, shuffle=(s == "train"), seed=seed)
                           for s in SPLITS}
@@ -243,10 +262,11 @@ class SimulatedDataModule(lightning.LightningDataModule):
             "channels": list(self.data.channels), "sampling_rate": self.data.fs,
             "window_s": self.data.layout.n_samples / self.data.fs, "normalize": normalize,
         }
-        if normalize == "window+level":  # real windows need the same level/spread standardisers
+        if any(c.endswith("/OPPG") for c in self.data.channels):  # what infer must refuse
+            self.input_spec["optical_signal"] = self.data.optical_signal
+        if normalize in LEVEL_NORMALIZATIONS:  # real windows need the same standardisers
             stats = self._datasets["train"].stats
-            self.input_spec["stats"] = {k: stats[k] for k in
-                                        ("level_mean", "level_std", "spread_mean", "spread_std")}
+            self.input_spec["stats"] = {k: stats[k] for k in level_stat_keys(normalize)}
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(self._datasets[split], batch_size=self.batch_size,

@@ -6,9 +6,11 @@ registry units, and a status/reason per subject. Signals: ``P`` (pressure, mmHg)
 (volume PPG, PWDB recipe, in [0, 1]), ``OPPG`` (optical PPG, below), ``Q`` (flow, mL/s) and
 ``A`` (area, mm^2).
 
-Optical channels are ``<site>/<nm>nm/OPPG`` (e.g. ``digital/660nm/OPPG``): the normalised
-waveform at one LED of a multi-wavelength sensor (:mod:`simulators.ppg.sensor`) over the site,
-driven by the site's volume PPG. The sensor's LEDs are ``simulator.optical_wavelengths``; all
+Optical channels are ``<site>/<nm>nm/OPPG`` (e.g. ``digital/660nm/OPPG``): one LED of a
+multi-wavelength sensor (:mod:`simulators.ppg.sensor`) over the site, driven by the site's volume
+PPG; ``simulator.optical_signal`` chooses the normalised beat (``waveform``, shape only) or the
+optical density ``-ln(intensity)`` (``density``: keeps DC and the relative pulse, so a
+red/infrared pair carries SpO2). The sensor's LEDs are ``simulator.optical_wavelengths``; all
 OPPG channels sit at one site (one sensor), and every LED adds labels ``dc_<nm>``, ``ac_<nm>``,
 ``pi_<nm>`` (perfusion index, %), plus ``spo2_ratio`` (red/infrared ratio of ratios) when the
 sensor has a red and an infrared LED. Skin and sensor parameters are prior dimensions
@@ -43,6 +45,7 @@ from simulators.ppg.validation import GEOMETRIES, check_wavelengths
 
 MMHG = 133.322
 SIGNALS = ("P", "PPG", "OPPG", "Q", "A")
+OPTICAL_SIGNALS = ("waveform", "density")
 OPTICAL_REQUIRED = ("melanin", "blood_fraction", "pulsatile_fraction", "spo2")
 # optional optical prior dimension -> (skin | sensor, field); absent ones keep nominal values
 OPTICAL_OPTIONAL = {
@@ -72,6 +75,7 @@ class SimulatorConfig:
     optical_geometry: str = "reflectance"  # OPPG: reflectance or transmission
     optical_slab_mm: float = 10.0  # OPPG transmission: tissue thickness crossed
     optical_ambient: float = 0.0  # OPPG: ambient light, in the units of the detected DC
+    optical_signal: str = "waveform"  # OPPG: waveform (normalised beat) or density (-ln intensity)
 
 
 @dataclass
@@ -139,7 +143,7 @@ class Simulator:
             if name != site:
                 continue
             if signal == "OPPG":
-                out[channel] = _np(sensor.at(wavelength).waveform)
+                out[channel] = _optical_channel(sensor.at(wavelength), self.config.optical_signal)
             else:
                 out[channel] = _signal(signals, signal, dt, p_out)
         return out
@@ -287,6 +291,9 @@ def _check_sensor(config: SimulatorConfig, channel_wavelengths: list[int]) -> No
     if missing:
         raise ConfigError(f"simulator.channels: OPPG at {missing} nm, not among the sensor's "
                           f"simulator.optical_wavelengths {list(config.optical_wavelengths)}")
+    if config.optical_signal not in OPTICAL_SIGNALS:
+        raise ConfigError(f"simulator.optical_signal={config.optical_signal!r}; use "
+                          f"{' or '.join(OPTICAL_SIGNALS)}")
     if config.optical_geometry not in GEOMETRIES:
         raise ConfigError(f"simulator.optical_geometry={config.optical_geometry!r}; use "
                           f"{' or '.join(GEOMETRIES)}")
@@ -311,6 +318,15 @@ def _optical(signals, dt, p_out, params, config: SimulatorConfig, mean_pressure)
                     **{f: values[n] for n, (part, f) in OPTICAL_OPTIONAL.items() if part == "sensor" and n in values})
     pressure = torch.as_tensor(np.nan_to_num(np.asarray(mean_pressure, dtype=np.float64), nan=NOMINAL_MAP_MMHG))
     return sensor_ppg(drive, skin, sensor, pressure)
+
+
+def _optical_channel(light, signal: str) -> np.ndarray:
+    """One LED's channel: the normalised beat, or the optical density -ln(intensity), which
+    keeps what oximetry needs: its mean is -ln DC and its pulse is about AC/DC (the perfusion
+    index), so a red/infrared pair carries the ratio of ratios."""
+    if signal == "density":
+        return _np(-torch.log(light.intensity))
+    return _np(light.waveform)
 
 
 def _optical_labels(sensor: SensorPPG) -> dict[str, np.ndarray]:
